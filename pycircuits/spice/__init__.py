@@ -1,0 +1,43 @@
+"""The ngspice engine: two backends behind one call, both returning :class:`Waveforms`.
+
+``session`` runs in this process's libngspice and re-uses a loaded circuit;
+``batch`` runs ``ngspice -b`` in a subprocess with a hard timeout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from .batch import run_batch
+from .messages import ngspice_executable, ngspice_version
+from .rawfile import read_raw
+from .session import Session
+from .waveforms import Waveforms, canonical_name, netlist_hash
+
+BACKENDS = ("session", "batch")
+_session: Session | None = None
+
+
+def default_session() -> Session:
+    """The process-wide :class:`Session` (libngspice is one per process)."""
+    global _session
+    if _session is None:
+        _session = Session()
+    return _session
+
+
+def simulate(netlist: str, backend: str = "session", params: Mapping[str, float] | None = None,
+             timeout_s: float = 600.0) -> Waveforms:
+    """Run a netlist on a backend; ``params`` overrides ``.param`` values (session only)."""
+    if backend == "session":
+        return default_session().run(netlist, params)
+    if backend == "batch":
+        if params:
+            raise ValueError("the batch backend takes parameters written into the netlist")
+        return run_batch(netlist, timeout_s=timeout_s)
+    raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+
+
+__all__ = ["BACKENDS", "Session", "Waveforms", "canonical_name", "default_session",
+           "netlist_hash", "ngspice_executable", "ngspice_version", "read_raw", "run_batch",
+           "simulate"]

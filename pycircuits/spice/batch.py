@@ -1,0 +1,71 @@
+"""Batch backend: ``ngspice -b -r OUT.raw`` in a subprocess, read by our own raw reader.
+
+Each run is a fresh process, which gives isolation (a crash or a leak ends
+with the process) and a hard timeout; it pays for it by re-loading the models
+every run.  PySpice's own subprocess mode is not used: on ngspice 39 it reads
+the raw data from stdout, whose first line is a "Note:" (PySpice issues 352, 168).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from ..errors import SimulationTimeout
+from .messages import ngspice_executable, ngspice_version, raise_for_errors, warnings_of
+from .rawfile import read_raw
+from .waveforms import Waveforms, netlist_hash
+
+_ANALYSIS = {"transient": "tran", "dc": "dc", "ac": "ac", "operating": "op", "noise": "noise"}
+
+
+def analysis_of(plotname: str) -> str:
+    """Short analysis name (``tran``, ``dc``, ``ac``, ``op``) of a raw plot name."""
+    low = plotname.lower()
+    for key, short in _ANALYSIS.items():
+        if key in low:
+            return short
+    return low.split()[0] if low else ""
+
+
+def run_batch(netlist: str, timeout_s: float = 600.0, raw_out: str | Path | None = None,
+              workdir: str | Path | None = None) -> Waveforms:
+    """Run a netlist in ``ngspice -b`` and return its (last) analysis as Waveforms.
+
+    ``raw_out`` keeps the raw file at that path.  A run past ``timeout_s`` is
+    killed (with its whole process group) and raises :class:`SimulationTimeout`.
+    """
+    exe = ngspice_executable()
+    version = ngspice_version()
+    with tempfile.TemporaryDirectory(prefix="pycircuits-", dir=workdir) as tmp:
+        cir = Path(tmp) / "circuit.cir"
+        raw = Path(raw_out) if raw_out else Path(tmp) / "out.raw"
+        cir.write_text(netlist if netlist.endswith("\n") else netlist + "\n")
+        t0 = time.perf_counter()
+        proc = subprocess.Popen([exe, "-b", "-r", str(raw), str(cir)], cwd=tmp,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, text=True, errors="replace",
+                                start_new_session=True)
+        try:
+            out, _ = proc.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise SimulationTimeout(f"ngspice -b exceeded the {timeout_s:g} s limit and was killed") from None
+        wall = time.perf_counter() - t0
+        lines = out.splitlines()
+        failed = proc.returncode != 0 or not raw.exists() or raw.stat().st_size == 0
+        raise_for_errors(lines, failed=failed)
+        plots = read_raw(raw)
+    m = re.search(r"Total analysis time \(seconds\) = ([0-9.eE+-]+)", out)
+    plot = plots[-1]
+    return Waveforms.from_vectors(
+        analysis_of(plot.plotname), plot.vectors(), ngspice_version=version,
+        netlist_hash=netlist_hash(netlist), wall_time_s=wall,
+        analysis_time_s=float(m[1]) if m else None, warnings=warnings_of(lines),
+        backend="batch")

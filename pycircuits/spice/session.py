@@ -1,0 +1,112 @@
+"""Session backend: one libngspice per process, a circuit loaded once, re-run cheaply.
+
+Loading a netlist that includes a PDK costs seconds (sky130: about 4 s); one
+analysis of a small circuit costs milliseconds.  A :class:`Session` therefore
+loads a circuit once and re-runs it with ``alterparam NAME=VALUE`` + ``reset``
+for each new set of ``.param`` values, freeing each run's vectors afterwards
+and removing the circuit (``remcirc``) when another replaces it.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Mapping
+
+from ..params import fmt, parse_number
+from .messages import raise_for_errors, warnings_of
+from .ngshared import NgShared
+from .waveforms import Waveforms, netlist_hash
+
+_PARAM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ANALYSIS_OF_PLOT = {"tran": "tran", "dc": "dc", "ac": "ac", "op": "op", "noise": "noise"}
+
+
+class Session:
+    """Runs netlists in the process's libngspice, re-using the loaded circuit.
+
+    >>> s = Session()
+    >>> w = s.run(netlist)                     # loads, runs
+    >>> w2 = s.run(netlist, {"r": 2e3})        # alterparam r=2000 + reset, no re-load
+    """
+
+    def __init__(self) -> None:
+        self._ng = NgShared.get()
+        self._loaded_hash: str | None = None
+        self._applied: dict[str, float] = {}
+        self._dirty = False  # the loaded circuit has run since load/reset
+        self.loads = 0
+        self.runs = 0
+
+    @property
+    def ngspice_version(self) -> str:
+        """Version of the loaded libngspice, e.g. ``ngspice-39``."""
+        return self._ng.version
+
+    def load(self, netlist: str) -> None:
+        """Load a circuit, replacing (``remcirc``) the one loaded before."""
+        self._ng.remove_circuits()
+        self._loaded_hash = None
+        self._applied = {}
+        self._ng.load(netlist)
+        self._loaded_hash = netlist_hash(netlist)
+        self._dirty = False
+        self.loads += 1
+
+    def run(self, netlist: str, params: Mapping[str, float] | None = None) -> Waveforms:
+        """Run ``netlist`` (loaded only if it is not the loaded one) with ``.param`` overrides.
+
+        ``params`` maps ``.param`` names to numbers; they are applied with
+        ``alterparam`` and take effect after ``reset``.  Parameters given in an
+        earlier run and not now are returned to the netlist's own values
+        (which the netlist text holds, so the result never depends on history).
+        """
+        t0 = time.perf_counter()
+        if netlist_hash(netlist) != self._loaded_hash:
+            self.load(netlist)
+        wanted = {k: float(v) for k, v in (params or {}).items()}
+        for name in list(self._applied):
+            if name not in wanted:
+                wanted[name] = _netlist_param(netlist, name)
+        changed = {k: v for k, v in wanted.items() if self._applied.get(k) != v}
+        for name, value in changed.items():
+            if not _PARAM_NAME.match(name):
+                raise ValueError(f"bad parameter name {name!r}")
+            self._ng.command(f"alterparam {name}={fmt(value)}")
+        if changed or self._dirty:
+            self._ng.command("reset")
+        self._applied = {k: v for k, v in wanted.items()}
+        t1 = time.perf_counter()
+        lines = self._ng.command("run", check=False)
+        analysis_s = time.perf_counter() - t1
+        self.runs += 1
+        self._dirty = True
+        try:
+            raise_for_errors(lines)
+            plot = self._ng.current_plot()
+            vectors = self._ng.vectors(plot)
+        finally:
+            self._ng.free_plots()
+        if not vectors or plot == "const":
+            raise_for_errors(lines, failed=True)
+        analysis = _ANALYSIS_OF_PLOT.get(re.sub(r"\d+$", "", plot), plot)
+        return Waveforms.from_vectors(
+            analysis, vectors, ngspice_version=self._ng.version,
+            netlist_hash=self._loaded_hash or "", wall_time_s=time.perf_counter() - t0,
+            analysis_time_s=analysis_s, warnings=warnings_of(lines), backend="session")
+
+    def close(self) -> None:
+        """Remove the loaded circuit and free every plot."""
+        self._ng.remove_circuits()
+        self._ng.free_plots()
+        self._loaded_hash = None
+        self._applied = {}
+
+
+def _netlist_param(netlist: str, name: str) -> float:
+    """The value a ``.param NAME=VALUE`` line of the netlist gives (numbers only)."""
+    m = re.search(rf"^\.param\s+{re.escape(name)}\s*=\s*(\S+)\s*$", netlist,
+                  re.IGNORECASE | re.MULTILINE)
+    if not m:
+        raise KeyError(f"netlist has no numeric .param {name}")
+    return parse_number(m[1], name)
