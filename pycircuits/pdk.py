@@ -84,6 +84,23 @@ class Pdk:
             return circuit.X(name, model, d, g, s, b, w=w_txt, l=l_txt)
         return circuit.M(name, d, g, s, b, model=model, w=w_txt, l=l_txt)
 
+    def _mos_param(self, circuit, kind: str, name: str, d, g, s, b, w_param: str, l: float):
+        model = self.nmos_model if kind == "n" else self.pmos_model
+        w_txt = "{" + w_param + ("*" + fmt(self.dim_scale) if self.dim_scale != 1.0 else "") + "}"
+        # w_param is a .param name or a product of them, e.g. "wn*wp_ratio"
+        l_txt = fmt(l * self.dim_scale)
+        if self.subckt_devices:
+            return circuit.X(name, model, d, g, s, b, w=w_txt, l=l_txt)
+        return circuit.M(name, d, g, s, b, model=model, w=w_txt, l=l_txt)
+
+    def nmos_param(self, circuit, name: str, d, g, s, b, w_param: str, l: float | None = None):
+        """Place an NMOS whose width (m) is a ``.param`` expression, so sweeps can alter it."""
+        return self._mos_param(circuit, "n", name, d, g, s, b, w_param, l or self.lmin)
+
+    def pmos_param(self, circuit, name: str, d, g, s, b, w_param: str, l: float | None = None):
+        """Place a PMOS whose width (m) is a ``.param`` expression, so sweeps can alter it."""
+        return self._mos_param(circuit, "p", name, d, g, s, b, w_param, l or self.lmin)
+
     def nmos(self, circuit, name: str, d, g, s, b, w: float, l: float | None = None):
         """Place an NMOS of width ``w`` and length ``l`` (m; default minimum length)."""
         return self._mos(circuit, "n", name, d, g, s, b, w, l or self.lmin)

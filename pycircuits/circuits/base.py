@@ -39,6 +39,7 @@ class Netlist(Circuit):
         self.analysis = analysis
         self.options = dict(options or {})
         self.saves: list[str] = []
+        self.prints: list[str] = []  # vectors bare `ngspice -b` prints (default: all)
 
     def param(self, name: str, value: float) -> str:
         """Declare ``.param name=value`` and return the ``{name}`` reference."""
@@ -62,6 +63,11 @@ class Netlist(Circuit):
             tail.append(".save " + " ".join(self.saves))
         if self.analysis:
             tail.append(self.analysis)
+            kind = self.analysis.split()[0].lstrip(".").lower()
+            if kind in ("tran", "dc", "ac"):
+                # Bare `ngspice -b deck.cir` runs no analysis without a .print
+                # line; with -r it writes the raw file and prints nothing more.
+                tail.append(f".print {kind} {' '.join(self.prints) or 'all'}")
         tail.append(".end")
         return text + "\n".join(tail) + "\n"
 

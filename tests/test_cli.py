@@ -1,0 +1,103 @@
+"""The command line: exit statuses, injection refused, files written only when all went well."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from marks import requires_ngspice
+
+
+def cli(*args, cwd=None, env=None):
+    return subprocess.run([sys.executable, "-m", "pycircuits.cli", *args], capture_output=True, text=True,
+                          cwd=cwd, env=env, timeout=300)
+
+
+INJECTIONS = [
+    "r=1k\n.control\nshell touch {marker}\n.endc",
+    "r=1k\nshell touch {marker}",
+    "r=.control",
+    "r=1k .include {marker}",
+    "r={{shell touch {marker}}}",
+    "r=1k;shell touch {marker}",
+    "v_step=1\n.endc\n.control\nshell touch {marker}",
+]
+
+
+@pytest.mark.parametrize("template", INJECTIONS)
+@pytest.mark.parametrize("command", ["netlist", "run"])
+def test_injection_attempts_are_refused_and_run_nothing(tmp_path, template, command):
+    marker = tmp_path / "pwned"
+    out = tmp_path / "out.cir"
+    args = [command, "rc", "-p", template.format(marker=marker)]
+    args += ["-o", str(out)] if command == "netlist" else ["-o", str(tmp_path / "out.nc")]
+    r = cli(*args, cwd=tmp_path)
+    assert r.returncode == 2
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert not marker.exists()
+    assert not out.exists() and not (tmp_path / "out.nc").exists()
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["run", "nosuch"], "unknown circuit"),
+    (["netlist", "rc", "-p", "r=-1"], "out of range"),
+    (["netlist", "rc", "-p", "zz=1"], "unknown parameter"),
+    (["netlist", "rc", "-p", "r"], "NAME=VALUE"),
+    (["netlist", "rc", "--pdk", "tsmc7"], "unknown PDK"),
+    (["netlist", "inverter", "--corner", "xx"], "no corner"),
+    (["netlist", "rc", "-o", "/proc/nonexistent/x.cir"], "cannot write"),
+    (["run", "rc", "-o", "out.txt"], ".nc or .npz"),
+])
+def test_bad_input_gives_one_line_and_exit_2(tmp_path, args, needle):
+    r = cli(*args, cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0]
+
+
+def test_list_shows_parameters_with_unit_range_and_doc():
+    r = cli("list", "rc")
+    assert r.returncode == 0
+    row = next(line for line in r.stdout.splitlines() if line.strip().startswith("r "))
+    assert "Ohm" in row and "(0, 1e+15]" in row and "series resistance" in row
+    assert "tau_s" in r.stdout
+
+
+@requires_ngspice
+def test_run_writes_netcdf_npz_plot_and_json(tmp_path):
+    import numpy as np
+    import xarray as xr
+    r = cli("run", "rc", "-p", "r=1meg", "-p", "c=1n", "-p", "t_stop=10m", "-o", "w.nc", "--plot", "w.png",
+            "--json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    measures = json.loads(r.stdout)
+    assert measures["tau_s"] == pytest.approx(1e-3, rel=0.01)
+    ds = xr.open_dataset(tmp_path / "w.nc", engine="h5netcdf")
+    assert float(ds["m_tau_s"]) == pytest.approx(measures["tau_s"], rel=1e-12)
+    assert ds.attrs["circuit"] == "rc" and "v_out" in ds
+    assert (tmp_path / "w.png").read_bytes()[:4] == b"\x89PNG"
+    r2 = cli("run", "rc", "--backend", "batch", "-o", "w.npz", "--raw", "w.raw", cwd=tmp_path)
+    assert r2.returncode == 0, r2.stderr
+    data = np.load(tmp_path / "w.npz")
+    assert "vec:v(out)" in data and (tmp_path / "w.raw").stat().st_size > 1000
+
+
+@requires_ngspice
+def test_run_of_a_netlist_file_with_param_override(tmp_path):
+    r = cli("netlist", "rc", "-o", "rc.cir", cwd=tmp_path)
+    assert r.returncode == 0
+    r = cli("run", "rc.cir", "-p", "r=20k", "--json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    r = cli("run", "rc.cir", "-p", "nope=1", cwd=tmp_path)
+    assert r.returncode == 2 and "no '.param nope" in r.stderr
+
+
+@requires_ngspice
+def test_failed_simulation_exits_1_with_ngspice_text(tmp_path):
+    (tmp_path / "bad.cir").write_text("* bad\nV1 in 0 1\nR1 in out foo\n.tran 1u 1m\n.end\n")
+    r = cli("run", "bad.cir", "--backend", "batch", cwd=tmp_path)
+    assert r.returncode == 1
+    assert "r1 in out foo" in r.stderr.lower()
