@@ -134,6 +134,16 @@ def run(target: str, params: tuple[str, ...], pdk: str, corner: str, backend: st
             click.echo(line)
 
 
+@main.command()
+@click.option("-o", "--output", default="out", show_default=True, type=click.Path(file_okay=False),
+              help="folder for the results")
+def demo(output: str) -> None:
+    """Run the flow on the embedded defaults and write every result to OUTPUT."""
+    from .demo import run_demo
+    files = run_demo(Path(output), click.echo)
+    click.echo(f"wrote {len(files)} files to {output}/")
+
+
 def _register_optional(group: click.Group) -> None:
     """Attach sub-commands that live in their own modules, when present."""
     import importlib

@@ -103,6 +103,10 @@ class CircuitDef:
 
     ``measures`` documents each named output as ``name -> "unit: meaning"``;
     ``measure(waveforms, params)`` computes them (floats or 1-D arrays).
+    ``monte_carlo(params, rng)`` draws one device-to-device sample: it returns
+    parameter overrides (literal numbers) computed from the circuit's
+    ``variability=True`` parameters with the ``numpy.random.Generator`` given,
+    so that a seeded sweep gives the same numbers whatever the scheduling.
     """
 
     name: str
@@ -112,6 +116,7 @@ class CircuitDef:
     measure: Measure
     measures: dict[str, str]
     plot: Callable[[Waveforms, Any, Any], None] | None = None
+    monte_carlo: Callable[[Any, Any], dict[str, Any]] | None = None
     pdk_required: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -35,6 +35,10 @@ class RCParams(Params):
     t_stop: float = param(100e-6, "s", "transient length (make it several R*C)", min=0.0,
                           min_exclusive=True, max=1e6)
     n_steps: int = param(2000, "", "maximum time step = t_stop / n_steps", min=10, max=10_000_000)
+    sigma_r: float = param(0.0, "", "Monte Carlo: log-normal sigma of R (relative spread)", min=0.0, max=2.0,
+                           variability=True)
+    sigma_c: float = param(0.0, "", "Monte Carlo: relative (normal) sigma of C (mismatch)", min=0.0, max=0.3,
+                           variability=True)
 
 
 def build(p: RCParams, pdk: Pdk, corner: str = "tt") -> Netlist:  # noqa: ARG001 - no MOS devices
@@ -60,9 +64,16 @@ def measure(w, p: RCParams) -> dict[str, float]:
     }
 
 
+def monte_carlo(p: RCParams, rng) -> dict[str, float]:
+    """One device sample: R log-normal with ``sigma_r``, C normal with ``sigma_c`` (clipped > 0)."""
+    r = p.r * float(rng.lognormal(0.0, p.sigma_r)) if p.sigma_r else p.r
+    c = p.c * max(1e-3, 1.0 + p.sigma_c * float(rng.standard_normal())) if p.sigma_c else p.c
+    return {"r": r, "c": c}
+
+
 register(CircuitDef(
     name="rc", doc="RC low-pass driven by a voltage step (reference circuit)",
-    params=RCParams, build=build, measure=measure,
+    params=RCParams, build=build, measure=measure, monte_carlo=monte_carlo,
     measures={"tau_s": "s: time for out to reach 1-1/e of the step (= R*C)",
               "t50_s": "s: time for out to reach half the step (= R*C*ln 2)",
               "v_final_v": "V: out at the end of the transient"},
