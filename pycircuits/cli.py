@@ -116,8 +116,8 @@ def _write_text(path: Path, text: str) -> None:
 def run(target: str, params: tuple[str, ...], pdk: str, corner: str, backend: str,
         output: str | None, raw: str | None, plot: str | None, as_json: bool) -> None:
     """Simulate CIRCUIT (or a netlist FILE.cir) and print its measures."""
-    from .run import run_circuit, run_netlist_file
     from .params import parse_assignments
+    from .run import run_circuit, run_netlist_file
     values = parse_assignments(params)
     if target.endswith((".cir", ".sp", ".spice", ".net")) or Path(target).is_file():
         result = run_netlist_file(Path(target), values, backend=backend, raw=raw)

@@ -74,12 +74,13 @@ def measure(w, p: RramIVParams) -> dict[str, float]:
     """Hysteresis and state measures of the sweep (see ``measures`` in the registry)."""
     t, v, i, x = w["time"], w["v(p)"], -w["i(vs)"], w["v(x)"]
     sweep = t <= p.n_periods * p.period
-    probe = 0.5 * min(p.v_max, p.v_set) if p.v_max > 0 else 0.0
-    q = p.period / 4
-    last = (p.n_periods - 1) * p.period
-    t_up, t_down = last + q * probe / p.v_max if p.v_max else last, last + 2 * q - q * probe / p.v_max \
-        if p.v_max else last
-    i_up, i_down = np.interp(t_up, t, i), np.interp(t_down, t, i)
+    # Probe both branches of the last period at V = min(v_max, v_set)/2: on the
+    # way up (before any SET of this period) and on the way down (after it).
+    probe = 0.5 * min(p.v_max, p.v_set)
+    q, last = p.period / 4, (p.n_periods - 1) * p.period
+    frac = probe / p.v_max if p.v_max > 0 else 0.0
+    i_up = np.interp(last + q * frac, t, i)
+    i_down = np.interp(last + 2 * q - q * frac, t, i)
     zero = np.abs(v[sweep]) < 1e-3 * max(p.v_max, p.v_min, 1e-9)
     out = {
         "x_final": float(x[-1]),
