@@ -5,6 +5,10 @@ PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 OUT ?= out
 STAMP := .make-setup.stamp
+# One BLAS thread per process: tests and sweeps run several processes on few
+# cores, where threaded BLAS on small matrices is slower by orders of magnitude.
+export OPENBLAS_NUM_THREADS ?= 1
+export OMP_NUM_THREADS ?= 1
 
 .PHONY: setup demo test test-slow lint netlists bench clean
 
