@@ -147,7 +147,8 @@ def demo(output: str) -> None:
 def _register_optional(group: click.Group) -> None:
     """Attach sub-commands that live in their own modules, when present."""
     import importlib
-    for mod, attr in (("pycircuits.cli_sweep", "commands"),):
+    for mod, attr in (("pycircuits.cli_sweep", "commands"), ("pycircuits.cli_network", "commands"),
+                      ("pycircuits.cli_extract", "commands")):
         try:
             module = importlib.import_module(mod)
         except ModuleNotFoundError as exc:
