@@ -89,6 +89,7 @@ from .base import CircuitDef, Netlist, pwl, register
 
 # memstack.lib defaults the generator relies on (keep in step with the .lib header)
 C_MIN_F, C_MAX_F = 50e-15, 500e-15  # capacitance range
+G_MIN_S, G_MAX_S = 1e-6, 100e-6  # conductance range
 V_SET_V = 2.0  # x switches only beyond +-V_SET_V
 V_POL_FULL_V = 1.5  # v_c + v_cw: every domain switches beyond this
 V_OPERATE_MAX_V = 0.3  # reads and operation stay below this
@@ -143,6 +144,14 @@ class MemstackParams(Params):
                            min=1e-8, max=1e-3)
     t_tail: float = param(300e-6, "s", "observation time after the last input spike "
                           "(>= 3 C_max/g_leak, for the time-constant fit)", min=1e-6, max=10.0)
+    g_scale: float = param(1.0, "", "device factor on the synapse stack's conductance range (Monte Carlo "
+                           "draws it)", min=0.1, max=10.0)
+    c_scale: float = param(1.0, "", "device factor on the membrane stack's capacitance range (Monte Carlo "
+                           "draws it)", min=0.1, max=10.0)
+    sigma_g: float = param(0.1, "", "Monte Carlo: log-normal sigma of g_scale, device to device (choose)",
+                           min=0.0, max=2.0, variability=True)
+    sigma_c: float = param(0.05, "", "Monte Carlo: log-normal sigma of c_scale, device to device (choose)",
+                           min=0.0, max=2.0, variability=True)
     gmin: float = param(1e-15, "S", "ngspice GMIN (results must not depend on it)",
                         min=0.0, min_exclusive=True, max=1e-12)
 
@@ -251,13 +260,15 @@ def build(p: MemstackParams, pdk: Pdk, corner: str = "tt") -> Netlist:  # noqa: 
 
     op = "(1 - V(ph))"  # 1 in the operating phase
     # synapse: formed stack read at a virtual ground, windowed conveyor output into m
-    net.X("syn", "memstack", "prg", "bs", "xs", "ys")
+    syn_range = {} if p.g_scale == 1.0 else {"g_min": fmt(G_MIN_S * p.g_scale), "g_max": fmt(G_MAX_S * p.g_scale)}
+    net.X("syn", "memstack", "prg", "bs", "xs", "ys", **syn_range)
     net.V("sense", "bs", net.gnd, 0)
     net.B("inj", net.gnd, "mi", i="i(vsense) * V(win)")
     net.V("inj", "mi", "m", 0)
     # membrane: programming switch, unformed stack, leak
     net.B("prg", "prg", "m", i=f"V(prg, m) * ({fmt(_G_ON_S)} * V(ph) + {fmt(_G_OFF_S)})")
-    net.X("mem", "memstack", "m", "bm", "xm", "ym", formed=0)
+    mem_range = {} if p.c_scale == 1.0 else {"c_min": fmt(C_MIN_F * p.c_scale), "c_max": fmt(C_MAX_F * p.c_scale)}
+    net.X("mem", "memstack", "m", "bm", "xm", "ym", formed=0, **mem_range)
     net.V("msense", "bm", net.gnd, 0)
     net.R("leak", "m", net.gnd, "{1 / g_leak}")  # the .param g_leak above
     # comparator with reset: latch spk set above v_th (operating phase only; the threshold drops
@@ -355,10 +366,16 @@ def plot(w, p: MemstackParams, fig) -> None:
     fig.tight_layout()
 
 
+def monte_carlo(p: MemstackParams, rng) -> dict[str, float]:
+    """One chip's devices: the stacks' G and C ranges scaled by log-normal factors."""
+    return {"g_scale": float(np.clip(rng.lognormal(0.0, p.sigma_g), 0.1, 10.0)),
+            "c_scale": float(np.clip(rng.lognormal(0.0, p.sigma_c), 0.1, 10.0))}
+
+
 register(CircuitDef(
     name="memstack",
     doc="RSNN neuron/synapse cell: memristive stack weight G(x), memcapacitive membrane C(y)",
-    params=MemstackParams, build=build, measure=measure, plot=plot,
+    params=MemstackParams, build=build, measure=measure, plot=plot, monte_carlo=monte_carlo,
     measures={
         "g_s": "S: programmed conductance of the synapse stack (verify-read plateau I/V)",
         "c_f": "F: programmed capacitance of the membrane stack (verify-ramp displacement charge)",

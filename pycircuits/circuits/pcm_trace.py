@@ -90,6 +90,8 @@ class PcmTraceParams(Params):
     sigma_scale: float = param(1.0, "", "scale of the published programming noise (0: mean steps)",
                                min=0.0, max=10.0, variability=True)
     seed: int = param(1, "", "seed of the per-pulse deviates (numpy SeedSequence)", min=0, max=2**62)
+    sigma_nu: float = param(0.1, "", "Monte Carlo: relative device-to-device spread of the drift exponents "
+                            "(choose)", min=0.0, max=1.0, variability=True)
     # pulses and reads
     t_set_s: float = param(1e-6, "s", "width of one gradual-SET pulse (>= 20 x 50 ns)",
                            min=20 * _T_RELAX_S, max=1.0)
@@ -360,10 +362,17 @@ def plot(w, p: PcmTraceParams, fig) -> None:
     fig.tight_layout()
 
 
+def monte_carlo(p: PcmTraceParams, rng) -> dict[str, object]:
+    """One device sample: fresh programming noise (a new ``seed``) and drift exponents spread by ``sigma_nu``."""
+    def spread(nu: float) -> float:
+        return float(np.clip(nu * (1.0 + p.sigma_nu * rng.standard_normal()), 0.0, 0.5))
+    return {"seed": int(rng.integers(0, 2**62)), "nu_trace": spread(p.nu_trace), "nu_weight": spread(p.nu_weight)}
+
+
 register(CircuitDef(
     name="pcm-trace",
     doc="PCM-trace eligibility trace (drift power law) with reward-driven weight pair; or one-cell drift",
-    params=PcmTraceParams, build=build, measure=measure, plot=plot,
+    params=PcmTraceParams, build=build, measure=measure, plot=plot, monte_carlo=monte_carlo,
     measures={
         "trace_t_s": "s: times of the periodic trace reads",
         "trace_g_s": "S: read conductance I/V_read at trace_t_s (drift: the cell; trace: e+ - e-)",
