@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 
 def _pyplot():
     import matplotlib
@@ -56,3 +58,43 @@ def plot_run(result: Any, path: str | Path) -> None:
         fig, ax = plt.subplots(figsize=(7, 4))
         plot_waveforms(result.waveforms, ax=ax, title=result.name)
     save_figure(fig, path)
+
+
+def plot_curve_file(path: str | Path, out: str | Path) -> None:
+    """PNG of a TransferCurve file: median, spread bands and the recipe's analytic law."""
+    from .extract.curve import TransferCurve
+    from .extract.recipes import get_recipe
+    curve = TransferCurve.from_json(path)
+    analytic = None
+    if curve.recipe:
+        try:
+            r = get_recipe(curve.recipe)
+        except Exception:  # noqa: BLE001 - a curve from an unknown recipe still plots
+            r = None
+        if r is not None and r.analytic is not None:
+            analytic = r.analytic(curve)
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    curve.plot(ax=ax, analytic=analytic)
+    if curve.log_x and np.all(curve.y[np.isfinite(curve.y)] > 0) and \
+            np.nanmax(curve.y) / np.nanmin(curve.y) > 100:
+        ax.set_yscale("log")
+    save_figure(fig, out)
+
+
+def plot_sweep_file(path: str | Path, out: str | Path, measure: str | None = None) -> None:
+    """PNG of a sweep dataset: a measure against the first swept parameter with its spread."""
+    from .errors import UsageError
+    from .sweep import load_dataset, plot_sweep
+    ds = load_dataset(path)
+    names = [k for k in ds.data_vars if k not in ("error", "ok") and not k.startswith("mc_")]
+    if measure is None:
+        if not names:
+            raise UsageError(f"{path}: the sweep holds no measures")
+        measure = names[0]
+    elif measure not in ds.data_vars:
+        raise UsageError(f"{path}: no measure {measure!r}; have {', '.join(names)}")
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    plot_sweep(ds, measure, ax)
+    save_figure(fig, out)
