@@ -1,0 +1,210 @@
+"""Result cache: one ``.npz`` file per simulated point, keyed by a content hash.
+
+The key is the SHA-256 of everything a point's result depends on: the
+netlist text (``.param`` values included) with each ``.lib``/``.include`` path
+replaced by the hash of that file's content (and of the files it includes),
+the circuit whose measures are taken, the ngspice version and
+:data:`MEASURE_CODE_VERSION`.  An entry holds the point's measures (scalars and
+arrays), its error if it failed, optionally its waveforms, and JSON metadata;
+it is written to a temporary file and renamed into place, so a sweep killed at
+any moment leaves whole entries or none.  An entry that cannot be read is
+treated as missing and overwritten.
+
+Failures that say something about the circuit (ngspice refused the netlist,
+did not converge) are cached; failures of the run itself (timeout, a worker
+that died, a measure that raised) are not, so a re-run tries them again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import __version__
+
+MEASURE_CODE_VERSION = 1  # bump when any circuit's measure code changes its results
+_LAYOUT = "sweep-v1"
+_CACHEABLE_ERRORS = {"", "NetlistError", "ConvergenceError", "SimulationError"}
+_INCLUDE = re.compile(r"^\s*\.(?:lib|include|inc)\s+\"?([^\"\s]+)\"?(?:\s+(\S+))?", re.IGNORECASE | re.MULTILINE)
+_TOP_MODEL = re.compile(r'^(\.(?:lib|include|inc)\s+)"?([^"\s]+)"?', re.IGNORECASE | re.MULTILINE)
+
+
+def default_cache_dir() -> Path:
+    """The per-user cache folder (``platformdirs.user_cache_dir("pycircuits")``)."""
+    import platformdirs
+    return Path(platformdirs.user_cache_dir("pycircuits"))
+
+
+@dataclass
+class Entry:
+    """What one point produced: measures, error, optional waveforms, metadata."""
+
+    measures: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
+    error_type: str = ""
+    waveforms: dict[str, np.ndarray] | None = None
+    units: dict[str, str] = field(default_factory=dict)
+    scale: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """True when the point simulated and measured without error."""
+        return not self.error
+
+    @property
+    def cacheable(self) -> bool:
+        """Whether the result is a property of the circuit (not of this run's luck)."""
+        return self.error_type in _CACHEABLE_ERRORS
+
+
+_digests: dict[tuple[str, int, int], str] = {}
+
+
+def model_digest(path: Path, _seen: frozenset[str] = frozenset()) -> str:
+    """SHA-256 of a model file and, recursively, of every file it includes.
+
+    A missing file hashes to a marker of its path (ngspice will report it).
+    Results are memoised by (path, mtime, size).
+    """
+    path = Path(path)
+    try:
+        st = path.stat()
+        resolved = str(path.resolve())
+    except OSError:
+        return "missing:" + str(path)
+    memo = (resolved, st.st_mtime_ns, st.st_size)
+    if memo in _digests:
+        return _digests[memo]
+    h = hashlib.sha256()
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return "unreadable:" + resolved
+    h.update(data)
+    text = data.decode("latin-1")
+    seen = _seen | {resolved}
+    for m in _INCLUDE.finditer(text):
+        name = m[1]
+        # `.lib SECTION` (one word, no file) opens a section of this same file
+        if m[0].lstrip().lower().startswith(".lib") and m[2] is None:
+            continue
+        child = Path(name) if Path(name).is_absolute() else path.parent / name
+        if str(child.resolve()) in seen:
+            continue
+        h.update(f"\n{name}:{model_digest(child, seen)}".encode())
+    digest = h.hexdigest()
+    _digests[memo] = digest
+    return digest
+
+
+def expand_models(netlist: str) -> str:
+    """The netlist with each ``.lib``/``.include`` path replaced by its content hash."""
+    return _TOP_MODEL.sub(lambda m: f"{m[1]}sha256:{model_digest(Path(m[2]))}", netlist)
+
+
+def cache_key(netlist: str, circuit: str, ngspice_version: str, params: Mapping[str, Any] | None = None) -> str:
+    """The cache key (hex SHA-256) of one point.
+
+    ``params`` (every circuit parameter of the point) joins the key because a
+    circuit's measures may read parameters that its netlist does not hold
+    (a threshold, a mode).
+    """
+    h = hashlib.sha256()
+    for part in (_LAYOUT, f"pycircuits-{__version__}", f"measures-{MEASURE_CODE_VERSION}",
+                 ngspice_version, circuit, json.dumps(dict(params or {}), sort_keys=True),
+                 expand_models(netlist)):
+        h.update(part.encode())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+class Cache:
+    """A folder of entries; ``Cache(None)`` is a cache that holds nothing."""
+
+    def __init__(self, root: str | Path | None):
+        self.root = Path(root).expanduser() / _LAYOUT if root is not None else None
+
+    @property
+    def enabled(self) -> bool:
+        """False for the disabled cache."""
+        return self.root is not None
+
+    def path(self, key: str) -> Path:
+        """Where the entry of ``key`` lives."""
+        assert self.root is not None
+        return self.root / key[:2] / f"{key}.npz"
+
+    def get(self, key: str, need_waveforms: bool = False) -> Entry | None:
+        """The entry of ``key``, or None (missing, unreadable, or without the waveforms needed)."""
+        if self.root is None:
+            return None
+        path = self.path(key)
+        if not path.is_file():
+            return None
+        try:
+            entry = read_entry(path)
+        except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile, json.JSONDecodeError):
+            return None
+        if need_waveforms and entry.ok and entry.waveforms is None:
+            return None
+        return entry
+
+    def put(self, key: str, entry: Entry) -> bool:
+        """Store an entry atomically; returns False (and stores nothing) if it cannot."""
+        if self.root is None or not entry.cacheable:
+            return False
+        path = self.path(key)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as fh:
+                write_entry(fh, entry)
+            os.replace(tmp, path)
+        except OSError:
+            try:
+                tmp.unlink(missing_ok=True)
+            except OSError:
+                pass
+            return False
+        return True
+
+
+def write_entry(fh, entry: Entry) -> None:
+    """Write an entry as ``.npz``: ``m:NAME`` measures, ``w:NAME`` waveforms, ``meta`` JSON."""
+    meta = {"error": entry.error, "error_type": entry.error_type, "units": entry.units,
+            "scale": entry.scale, "measures": list(entry.measures),
+            "waveforms": list(entry.waveforms) if entry.waveforms is not None else None,
+            "meta": entry.meta}
+    arrays = {f"m:{k}": np.asarray(v, dtype=float) for k, v in entry.measures.items()}
+    if entry.waveforms is not None:
+        arrays.update({f"w:{k}": np.asarray(v) for k, v in entry.waveforms.items()})
+    arrays["meta"] = np.array(json.dumps(meta))
+    np.savez(fh, **arrays)
+
+
+def read_entry(path: str | Path) -> Entry:
+    """Read an entry written by :func:`write_entry` (raises on any damage)."""
+    with np.load(path, allow_pickle=False) as z:
+        meta = json.loads(str(z["meta"][()]))
+        measures = {}
+        for k in meta["measures"]:
+            v = z[f"m:{k}"]
+            measures[k] = float(v) if v.ndim == 0 else v.copy()
+        waves = None
+        if meta["waveforms"] is not None:
+            waves = {k: z[f"w:{k}"].copy() for k in meta["waveforms"]}
+    if not isinstance(meta["error"], str) or not isinstance(meta["error_type"], str):
+        raise ValueError("bad entry metadata")
+    return Entry(measures=measures, error=meta["error"], error_type=meta["error_type"], waveforms=waves,
+                 units=dict(meta.get("units") or {}), scale=str(meta.get("scale") or ""),
+                 meta=dict(meta.get("meta") or {}))

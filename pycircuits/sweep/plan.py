@@ -1,0 +1,352 @@
+"""Sweep plans: swept axes, Monte Carlo samples and corners, validated into a list of points.
+
+A plan is what the user asked for -- ``--vary r=log:1k:100k:5 --mc 100 --seed 1
+--corner tt,ss`` or the same in a TOML file -- checked completely before any
+simulation: unknown parameters, empty or too large ranges, log ranges through
+zero and out-of-range values are refused with one-line
+:class:`~pycircuits.errors.UsageError`.
+
+Points are numbered in C order over the dimensions ``(corner, *axes, mc)``
+(``corner`` only when several corners are given, ``mc`` only with Monte
+Carlo; the first axis is outermost).  Point ``i`` draws its Monte Carlo values
+from ``default_rng(SeedSequence(seed).spawn(n_points)[i])``, so the numbers
+depend on the seed and the point alone, never on workers or scheduling.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ParameterError, UsageError
+from ..params import ParamSpec, make_params, parse_number, specs
+
+MAX_POINTS = 1_000_000
+_KINDS = ("lin", "log", "list")
+_PLAN_KEYS = {"circuit", "pdk", "corners", "corner", "mc", "seed", "params", "vary"}
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One swept parameter: its name, how it was written and its values (in sweep order)."""
+
+    name: str
+    kind: str  # lin | log | list
+    spec: str  # as the user wrote it, e.g. "log:1k:100k:5"
+    values: tuple[Any, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-able description (for provenance)."""
+        return {"name": self.name, "kind": self.kind, "spec": self.spec, "values": list(self.values)}
+
+
+@dataclass(frozen=True)
+class Point:
+    """One simulation of a sweep.
+
+    ``params_values`` holds every parameter that differs from the circuit's
+    defaults (base, swept and Monte Carlo values) as literal numbers;
+    ``coords`` the swept values in axis order; ``mc_values`` the overrides the
+    circuit's Monte Carlo sampler drew (empty without Monte Carlo).
+    """
+
+    index: int
+    params_values: dict[str, Any] = field(hash=False)
+    corner: str
+    mc_index: int | None
+    coords: tuple[Any, ...]
+    mc_values: dict[str, Any] = field(default_factory=dict, hash=False)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A validated sweep plan; :meth:`points` expands it."""
+
+    circuit: str
+    params: dict[str, Any]
+    axes: tuple[Axis, ...]
+    mc: int
+    seed: int
+    corners: tuple[str, ...]
+    pdk: str
+
+    @property
+    def dims(self) -> tuple[str, ...]:
+        """Dimension names in point order: ``corner`` (if several), the axes, ``mc`` (if any)."""
+        out = ("corner",) if len(self.corners) > 1 else ()
+        out += tuple(a.name for a in self.axes)
+        return out + (("mc",) if self.mc else ())
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Length of each dimension of :attr:`dims`."""
+        out = (len(self.corners),) if len(self.corners) > 1 else ()
+        out += tuple(len(a.values) for a in self.axes)
+        return out + ((self.mc,) if self.mc else ())
+
+    @property
+    def n_points(self) -> int:
+        """Number of simulations the plan asks for."""
+        return math.prod(self.shape)
+
+    def points(self) -> list[Point]:
+        """Every point, in C order over :attr:`dims`, with Monte Carlo values drawn."""
+        from ..circuits import get
+        defn = get(self.circuit)
+        out: list[Point] = []
+        grid = list(itertools.product(*(a.values for a in self.axes)))
+        samples = range(self.mc) if self.mc else [None]
+        for corner in self.corners:
+            for coords in grid:
+                values = dict(self.params)
+                values.update(zip((a.name for a in self.axes), coords, strict=True))
+                for m in samples:
+                    index = len(out)
+                    drawn = _draw(defn, values, self.seed, index) if m is not None else {}
+                    out.append(Point(index, {**values, **drawn}, corner, m, coords, drawn))
+        return out
+
+    def to_json(self) -> str:
+        """The plan as JSON text (stored with the dataset)."""
+        return json.dumps({"circuit": self.circuit, "pdk": self.pdk, "corners": list(self.corners),
+                           "mc": self.mc, "seed": self.seed, "params": _jsonable(self.params),
+                           "vary": [a.to_json() for a in self.axes]})
+
+
+def point_rng(seed: int, index: int) -> np.random.Generator:
+    """The generator of point ``index``: ``default_rng(SeedSequence(seed).spawn(n)[index])``.
+
+    ``SeedSequence(seed, spawn_key=(index,))`` is that child, built in O(1).
+    """
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(index,)))
+
+
+def _draw(defn, values: Mapping[str, Any], seed: int, index: int) -> dict[str, Any]:
+    params = make_params(defn.params, values)
+    drawn = defn.monte_carlo(params, point_rng(seed, index))
+    out = {k: _literal(v) for k, v in drawn.items()}
+    try:
+        make_params(defn.params, {**values, **out})
+    except ParameterError as exc:
+        raise UsageError(f"Monte Carlo sample of point {index} is invalid: {exc}") from None
+    return out
+
+
+def _literal(v: Any) -> Any:
+    """A drawn value as a plain Python number (or tuple of numbers)."""
+    if isinstance(v, (tuple, list, np.ndarray)):
+        return tuple(_literal(x) for x in v)
+    if isinstance(v, (bool, np.bool_)):
+        return int(v)
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    return float(v)
+
+
+def parse_axis(text: str, spec: ParamSpec | None = None, name: str | None = None) -> Axis:
+    """Parse ``NAME=lin:A:B:N``, ``NAME=log:A:B:N`` or ``NAME=list:a,b,c`` (or just the part after =).
+
+    Numbers go through :func:`~pycircuits.params.parse_number` (``10k``,
+    ``2.5p``); ``spec`` (the parameter's) makes integer parameters integers
+    and lets ``list:`` name the choices of a choice parameter.
+    """
+    if name is None:
+        name, sep, text = str(text).partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise UsageError(f"--vary expects NAME=lin:A:B:N|log:A:B:N|list:a,b,c, got {_shown(name + sep + text)}")
+    kind, sep, body = str(text).strip().partition(":")
+    if not sep or kind not in _KINDS:
+        raise UsageError(f"--vary {name}: expected lin:A:B:N, log:A:B:N or list:a,b,c, got {_shown(text)}")
+    if kind == "list":
+        items = [t.strip() for t in body.split(",") if t.strip()]
+        if not items:
+            raise UsageError(f"--vary {name}: empty list")
+        if len(items) > MAX_POINTS:
+            raise UsageError(f"--vary {name}: {len(items)} values; at most {MAX_POINTS}")
+        if spec is not None and spec.kind == "choice":
+            return Axis(name, kind, str(text), tuple(items))
+        values = [parse_number(t, name) for t in items]
+    else:
+        parts = body.split(":")
+        if len(parts) != 3:
+            raise UsageError(f"--vary {name}: {kind} takes START:STOP:N, got {_shown(text)}")
+        a, b = parse_number(parts[0], name), parse_number(parts[1], name)
+        n = parse_number(parts[2], f"{name} (number of values)")
+        if n != int(n):
+            raise UsageError(f"--vary {name}: the number of values must be an integer, got {parts[2]}")
+        n = int(n)
+        if n < 1:
+            raise UsageError(f"--vary {name}: empty range ({n} values)")
+        if n > MAX_POINTS:
+            raise UsageError(f"--vary {name}: {n} values; at most {MAX_POINTS}")
+        if kind == "log":
+            if a <= 0 or b <= 0:
+                raise UsageError(f"--vary {name}: a log range needs positive bounds, got {parts[0]}:{parts[1]}")
+            values = np.geomspace(a, b, n).tolist()
+            values[0], values[-1] = a, b  # exact endpoints as written
+        else:
+            values = np.linspace(a, b, n).tolist()
+    return Axis(name, kind, str(text), tuple(_typed(spec, name, v) for v in values))
+
+
+def _typed(spec: ParamSpec | None, name: str, v: float) -> Any:
+    if spec is not None and spec.kind == "int":
+        r = round(v)
+        if abs(v - r) > 1e-9 * max(1.0, abs(v)):
+            raise UsageError(f"--vary {name}: {v:g} is not an integer (parameter {name} is one)")
+        return int(r)
+    return float(v)
+
+
+def _shown(text: str) -> str:
+    text = str(text)
+    return text if len(text) <= 64 and text.isprintable() else repr(text[:64])
+
+
+def _axes_of(vary: Mapping[str, Any] | Iterable[Any] | None, by_name: dict[str, ParamSpec]) -> list[Axis]:
+    """Axes from ``{"r": "log:1k:1meg:5", "c": [1e-9, 2e-9]}``, ``["r=lin:1k:2k:3"]`` or Axis objects."""
+    if vary is None:
+        return []
+    items: list[tuple[str | None, Any]]
+    if isinstance(vary, Mapping):
+        items = list(vary.items())
+    else:
+        items = [(None, v) for v in vary]
+    axes: list[Axis] = []
+    for name, v in items:
+        if isinstance(v, Axis):
+            name, v = v.name, v.spec
+        elif name is None:
+            name, _, v = str(v).partition("=")
+            name = name.strip()
+        if name not in by_name:
+            raise UsageError(f"--vary: unknown parameter {_shown(name)}; valid: {', '.join(sorted(by_name))}")
+        spec = by_name[name]
+        if spec.kind in ("floats", "ints"):
+            raise UsageError(f"--vary {name}: a parameter holding several values cannot be swept")
+        if isinstance(v, (list, tuple)):
+            v = "list:" + ",".join(str(x) for x in v)
+        axes.append(parse_axis(str(v), spec, name))
+    return axes
+
+
+def _corner_list(corners: str | Sequence[str]) -> tuple[str, ...]:
+    if isinstance(corners, str):
+        corners = [corners]
+    out = tuple(c.strip() for item in corners for c in str(item).split(",") if c.strip())
+    if not out:
+        raise UsageError("--corner: no corner given")
+    if len(set(out)) != len(out):
+        raise UsageError(f"--corner: a corner is given twice ({','.join(out)})")
+    return out
+
+
+def build_plan(circuit: str, vary: Mapping[str, Any] | Iterable[Any] | None = None,
+               params: Mapping[str, Any] | None = None, mc: int = 0, seed: int = 0,
+               corners: str | Sequence[str] = ("tt",), pdk: str = "generic130") -> Plan:
+    """Validate a sweep request completely and return its :class:`Plan`.
+
+    Every problem -- unknown circuit, parameter, PDK or corner; an empty range;
+    a log range with a bound <= 0; more than 10**6 values; a value outside its
+    parameter's range; ``mc`` on a circuit without a Monte Carlo sampler -- is
+    a :class:`UsageError` naming it, raised before anything runs.
+    """
+    from ..circuits import get
+    from ..pdk import get_pdk
+    defn = get(circuit)
+    by_name = {s.name: s for s in specs(defn.params)}
+    base = make_params(defn.params, params)  # unknown names and bad values refused here
+    given = {k: getattr(base, k) for k in (params or {})}
+    axes = _axes_of(vary, by_name)
+    seen: set[str] = set()
+    for axis in axes:
+        if axis.name in seen:
+            raise UsageError(f"--vary {axis.name}: parameter swept twice")
+        if axis.name in given:
+            raise UsageError(f"--vary {axis.name}: also set with -p; give it one way")
+        seen.add(axis.name)
+        for value in axis.values:
+            make_params(defn.params, {**given, axis.name: value})
+    mc, seed = _count(mc, "--mc"), _count(seed, "--seed")
+    if mc and defn.monte_carlo is None:
+        raise UsageError(f"circuit {circuit} has no Monte Carlo sampler; --mc needs one")
+    the_pdk = get_pdk(pdk)
+    corner_list = _corner_list(corners)
+    for c in corner_list:
+        the_pdk.check_corner(c)
+    plan = Plan(circuit=defn.name, params=given, axes=tuple(axes), mc=mc, seed=seed,
+                corners=corner_list, pdk=the_pdk.name)
+    if plan.n_points > MAX_POINTS:
+        raise UsageError(f"the plan has {plan.n_points} points; at most {MAX_POINTS} per sweep")
+    return plan
+
+
+def _count(value: Any, what: str) -> int:
+    try:
+        n = parse_number(value, what)
+    except ParameterError:
+        raise UsageError(f"{what}: expected a non-negative integer, got {_shown(str(value))}") from None
+    if n != int(n) or n < 0:
+        raise UsageError(f"{what}: expected a non-negative integer, got {_shown(str(value))}")
+    if n > MAX_POINTS and what == "--mc":
+        raise UsageError(f"--mc {int(n)}: at most {MAX_POINTS} samples")
+    return int(n)
+
+
+def load_plan_file(path: str | Path) -> dict[str, Any]:
+    """Read a TOML sweep file into :func:`build_plan` keywords (plus ``circuit``).
+
+    Example::
+
+        circuit = "rc"
+        corners = ["tt", "ss"]
+        mc = 100
+        seed = 1
+        [params]
+        sigma_r = 0.1
+        [vary]
+        r = "log:1k:100k:5"
+        c = [1e-9, 2e-9]
+    """
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except OSError as exc:
+        raise UsageError(f"cannot read sweep file {path}: {exc.strerror}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"sweep file {path} is not valid TOML: {str(exc).splitlines()[0]}") from None
+    unknown = sorted(set(data) - _PLAN_KEYS)
+    if unknown:
+        raise UsageError(f"sweep file {path}: unknown key {unknown[0]!r}; valid: {', '.join(sorted(_PLAN_KEYS))}")
+    for key in ("params", "vary"):
+        if key in data and not isinstance(data[key], dict):
+            raise UsageError(f"sweep file {path}: [{key}] must be a table of NAME = VALUE")
+    for key in ("circuit", "pdk"):
+        if key in data and not isinstance(data[key], str):
+            raise UsageError(f"sweep file {path}: {key} must be a string")
+    out = dict(data)
+    if "corner" in out:
+        out["corners"] = out.pop("corner")
+    for key, v in out.get("params", {}).items():
+        if isinstance(v, (dict, bool)) or (isinstance(v, list) and any(isinstance(x, (dict, list)) for x in v)):
+            raise UsageError(f"sweep file {path}: params.{key} must be a number, a string or a list of numbers")
+    return out
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {k: _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (tuple, list)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v

@@ -1,0 +1,214 @@
+"""The sweep itself: plan -> points -> cache look-up -> executor -> dataset."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..errors import UsageError
+from .cache import MEASURE_CODE_VERSION, Cache, default_cache_dir
+from .plan import build_plan
+from .tasks import make_batches, prepare
+from .worker import PointResult
+
+
+@dataclass
+class SweepStats:
+    """What a sweep did (also stored in the dataset's attrs)."""
+
+    n_points: int = 0
+    n_computed: int = 0
+    n_cached: int = 0
+    n_failed: int = 0
+    n_runs: int = 0
+    n_loads: int = 0
+    n_batches: int = 0
+    max_loads_per_batch: int = 0
+    workers_started: int = 0
+    wall_time_s: float = 0.0
+    executor: str = ""
+    loads: dict[tuple[int, int], int] = field(default_factory=dict)  # (batch, pid) -> loads
+
+    def attrs(self) -> dict[str, Any]:
+        """NetCDF-friendly attributes."""
+        rate = self.n_points / self.wall_time_s if self.wall_time_s > 0 else 0.0
+        return {"n_points": self.n_points, "n_computed": self.n_computed, "n_cached": self.n_cached,
+                "n_failed": self.n_failed, "n_runs": self.n_runs, "n_loads": self.n_loads,
+                "n_batches": self.n_batches, "max_loads_per_batch": self.max_loads_per_batch,
+                "workers_started": self.workers_started, "wall_time_s": self.wall_time_s,
+                "points_per_s": rate, "executor": self.executor}
+
+
+def _cache_of(cache: str | Path | bool | None) -> Cache:
+    if cache is None or cache is False:
+        return Cache(None)
+    root = default_cache_dir() if cache is True else Path(cache)
+    c = Cache(root)
+    folder = c.root
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent  # the folder is made by the first entry written
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".probe-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise UsageError(f"cannot use cache folder {root}: {exc.strerror}") from None
+    return c
+
+
+def _progress(total: int, initial: int, show: bool | None):
+    from tqdm import tqdm
+    if show is None:
+        show = sys.stderr.isatty()
+    return tqdm(total=total, initial=initial, disable=not show, file=sys.stderr, unit="pt",
+                desc="sweep", dynamic_ncols=True, smoothing=0.1)
+
+
+def _executor(jobs: int | None, scheduler: str | None, timeout_s: float, recycle: int,
+              scheduler_timeout_s: float):
+    from .executor import DaskExecutor, LocalExecutor
+    if scheduler:
+        if jobs is not None:
+            raise UsageError("give --jobs or --scheduler, not both")
+        return DaskExecutor(scheduler, scheduler_timeout_s)
+    return LocalExecutor(jobs or os.cpu_count() or 1, timeout_s, recycle)
+
+
+def _check_numbers(jobs: int | None, timeout_s: float, recycle: int) -> None:
+    if jobs is not None and (int(jobs) != jobs or jobs < 1):
+        raise UsageError(f"--jobs: expected a positive integer, got {jobs}")
+    if not timeout_s > 0:
+        raise UsageError(f"--timeout: expected a positive number of seconds, got {timeout_s}")
+    if int(recycle) != recycle or recycle < 1:
+        raise UsageError(f"--recycle: expected a positive integer, got {recycle}")
+
+
+def sweep(circuit: str, vary: Mapping[str, Any] | Iterable[Any] | None = None,
+          params: Mapping[str, Any] | None = None, *, mc: int = 0, seed: int = 0,
+          corners: str | Sequence[str] = ("tt",), pdk: str = "generic130", jobs: int | None = None,
+          scheduler: str | None = None, cache: str | Path | bool | None = True,
+          keep_waveforms: bool = False, timeout_s: float = 300.0, recycle: int = 500,
+          output: str | Path | None = None, progress: bool | None = None,
+          scheduler_timeout_s: float = 10.0):
+    """Run a parameter sweep / Monte Carlo of ``circuit`` and return its :class:`xarray.Dataset`.
+
+    ``vary`` maps parameter names to ``"lin:A:B:N"``, ``"log:A:B:N"``,
+    ``"list:a,b,c"`` or a list of values (grid = product, first outermost);
+    ``params`` sets the other parameters; ``mc`` samples per grid point are
+    drawn by the circuit's Monte Carlo sampler from ``seed``; ``corners`` is
+    a list (or ``"tt,ss"``).  Points run on ``jobs`` local processes (default:
+    one per CPU) or on the Dask scheduler at ``scheduler`` (``tcp://HOST:PORT``).
+    ``cache`` is True (the user cache folder), a folder, or False; cached
+    points are not simulated again.  A point that fails, or runs longer than
+    ``timeout_s`` seconds (local processes only), is recorded with its error.
+    ``output`` (``.nc``) writes the dataset and a CSV beside it.  The result's
+    ``attrs`` hold provenance and ``n_points``, ``n_computed``, ``n_cached``,
+    ``n_failed``, ``n_runs``, ``n_loads``, ``wall_time_s``.
+
+    >>> ds = sweep("rc", {"r": "log:1k:100k:5"}, {"sigma_r": 0.1}, mc=50, seed=1)
+    >>> ds.tau_s.median("mc")
+    """
+    from ..circuits import get
+    from ..spice import ngspice_version
+    from .dataset import build_dataset, check_writable, to_csv, write_dataset
+    t0 = time.perf_counter()
+    plan = build_plan(circuit, vary, params, mc=mc, seed=seed, corners=corners, pdk=pdk)
+    _check_numbers(jobs, timeout_s, recycle)
+    if output is not None:
+        check_writable(output)
+    store = _cache_of(cache)
+    defn = get(plan.circuit)
+    points = plan.points()
+    version = ngspice_version()
+    prepared = prepare(plan, points, version)
+    executor = _executor(jobs, scheduler, timeout_s, recycle, scheduler_timeout_s)
+    stats = SweepStats(n_points=len(points), executor=executor.name)
+    try:
+        results = _run(prepared, store, executor, defn, keep_waveforms, stats, progress)
+    finally:
+        executor.close()
+    stats.workers_started = getattr(executor, "workers_started", 0)
+    stats.max_loads_per_batch = max(stats.loads.values(), default=0)
+    stats.n_loads = sum(stats.loads.values())
+    stats.n_failed = sum(1 for r in results if not r.entry.ok)
+    stats.wall_time_s = time.perf_counter() - t0
+    attrs = {"circuit": plan.circuit, "params": json.dumps(_jsonable(_base_params(defn, plan))),
+             "plan": plan.to_json(), "seed": plan.seed, "mc": plan.mc, "pdk": plan.pdk,
+             "corners": ",".join(plan.corners), "ngspice_version": version,
+             "pycircuits_version": __version__, "measure_code_version": MEASURE_CODE_VERSION,
+             "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+             **stats.attrs()}
+    ds = build_dataset(plan, points, [r.entry for r in results], defn, attrs)
+    if output is not None:
+        write_dataset(ds, output, to_csv(ds, plan, points))
+    return ds
+
+
+def _base_params(defn, plan) -> dict[str, Any]:
+    """Every parameter of the circuit at the plan's base values (before sweeping)."""
+    from ..params import make_params
+    return make_params(defn.params, plan.params).as_dict()
+
+
+def _run(prepared, store: Cache, executor, defn, keep_waveforms: bool, stats: SweepStats,
+         progress: bool | None) -> list[PointResult]:
+    """Serve cached points, run the rest; return one result per point, in point order."""
+    by_key: dict[str, list[int]] = {}
+    for i, task in enumerate(prepared.tasks):
+        by_key.setdefault(task.key, []).append(i)
+    results: dict[int, PointResult] = {}
+    todo = []
+    for key, idxs in by_key.items():
+        entry = store.get(key, need_waveforms=keep_waveforms)
+        if entry is None:
+            todo.append(idxs[0])
+            continue
+        for i in idxs:
+            results[i] = PointResult(i, key, entry, cached=True)
+    stats.n_cached = len(results)
+    jobs = getattr(executor, "jobs", None) or _dask_workers(executor)
+    cache_dir = str(store.root.parent) if store.enabled and executor.writes_cache else None
+    batches = make_batches(prepared, todo, defn.name, defn.build.__module__, jobs, keep_waveforms, cache_dir)
+    stats.n_batches = len(batches)
+    failed = sum(1 for r in results.values() if not r.entry.ok)
+    with _progress(len(prepared.tasks), stats.n_cached, progress) as bar:
+        def on_result(r: PointResult) -> None:
+            nonlocal failed
+            if not executor.writes_cache:
+                store.put(r.key, r.entry)
+            stats.n_runs += r.runs
+            if r.pid:
+                stats.loads[(r.batch_id, r.pid)] = stats.loads.get((r.batch_id, r.pid), 0) + r.loads
+            for i in by_key[r.key]:
+                results[i] = replace(r, index=i)
+            stats.n_computed += len(by_key[r.key])
+            failed += 0 if r.entry.ok else len(by_key[r.key])
+            bar.set_postfix(failed=failed, cached=stats.n_cached, refresh=False)
+            bar.update(len(by_key[r.key]))
+        if batches:
+            executor.run(batches, on_result)
+    return [results[i] for i in range(len(prepared.tasks))]
+
+
+def _dask_workers(executor) -> int:
+    try:
+        return max(1, len(executor.client.scheduler_info().get("workers", {})))
+    except Exception:  # noqa: BLE001 - only a batch-size hint
+        return 1
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {k: _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (tuple, list)):
+        return [_jsonable(x) for x in v]
+    return v

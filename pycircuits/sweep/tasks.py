@@ -1,0 +1,114 @@
+"""From points to runnable work: one netlist per point, grouped by structure, cut into batches.
+
+Two points share a *structure* when their netlists differ only in the values
+of ``.param`` lines.  A worker then loads the structure's netlist once and
+re-runs it per point with ``alterparam`` (``Session.run(netlist, values)``).
+The netlist loaded for a structure is always that of its first point in the
+plan, so which points happen to be cached never changes what runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import ParameterError
+from ..params import parse_number
+from .cache import cache_key
+from .plan import Plan, Point
+
+_PARAM_LINE = re.compile(r"^(\.param\s+([A-Za-z_][A-Za-z0-9_]*)\s*=\s*)(\S+)[ \t]*$",
+                         re.IGNORECASE | re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Task:
+    """One point to simulate: cache key, ``.param`` values to apply, circuit parameter values."""
+
+    index: int
+    key: str
+    spice_params: dict[str, float]
+    values: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Points of one structure that one worker runs after loading ``netlist`` once."""
+
+    batch_id: int
+    circuit: str
+    module: str  # the module that registers the circuit (imported by workers)
+    netlist: str
+    tasks: tuple[Task, ...]
+    keep_waveforms: bool = False
+    cache_dir: str | None = None  # workers that share the filesystem write entries themselves
+
+    def with_tasks(self, tasks: Sequence[Task]) -> Batch:
+        """The same batch holding only ``tasks`` (the rest of an interrupted batch)."""
+        return Batch(self.batch_id, self.circuit, self.module, self.netlist, tuple(tasks),
+                     self.keep_waveforms, self.cache_dir)
+
+
+def numeric_params(netlist: str) -> dict[str, float]:
+    """``.param NAME=NUMBER`` lines of a netlist as a dict (expressions are left out)."""
+    out = {}
+    for m in _PARAM_LINE.finditer(netlist):
+        try:
+            out[m[2]] = parse_number(m[3], m[2])
+        except ParameterError:
+            continue
+    return out
+
+
+def structure_key(netlist: str) -> str:
+    """SHA-256 of the netlist with the values of numeric ``.param`` lines blanked."""
+    def blank(m: re.Match) -> str:
+        try:
+            parse_number(m[3], m[2])
+        except ParameterError:
+            return m[0]
+        return m[1]
+    return hashlib.sha256(_PARAM_LINE.sub(blank, netlist).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Every point of a plan made runnable: tasks in point order, one netlist per structure."""
+
+    tasks: tuple[Task, ...]
+    structure_of: tuple[str, ...]  # structure key per point
+    netlists: dict[str, str]  # structure key -> the netlist loaded for it
+
+
+def prepare(plan: Plan, points: Sequence[Point], ngspice_version: str) -> Prepared:
+    """Generate each point's netlist (validating its parameters) and its cache key."""
+    from ..circuits import generate
+    tasks, structure_of, netlists = [], [], {}
+    for p in points:
+        _, params, net = generate(plan.circuit, p.params_values, plan.pdk, p.corner)
+        text = str(net)
+        skey = structure_key(text)
+        netlists.setdefault(skey, text)
+        structure_of.append(skey)
+        key = cache_key(text, plan.circuit, ngspice_version, params.as_dict())
+        tasks.append(Task(p.index, key, numeric_params(text), dict(p.params_values)))
+    return Prepared(tuple(tasks), tuple(structure_of), netlists)
+
+
+def make_batches(prepared: Prepared, indices: Sequence[int], circuit: str, module: str, jobs: int,
+                 keep_waveforms: bool = False, cache_dir: str | None = None) -> list[Batch]:
+    """Cut the points ``indices`` into batches of one structure, ~len/jobs/4 points each (>= 1)."""
+    size = max(1, math.ceil(len(indices) / max(1, jobs) / 4))
+    groups: dict[str, list[Task]] = {}
+    for i in indices:
+        groups.setdefault(prepared.structure_of[i], []).append(prepared.tasks[i])
+    batches = []
+    for skey, tasks in groups.items():
+        for start in range(0, len(tasks), size):
+            batches.append(Batch(len(batches), circuit, module, prepared.netlists[skey],
+                                 tuple(tasks[start:start + size]), keep_waveforms, cache_dir))
+    return batches

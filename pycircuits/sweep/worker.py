@@ -1,0 +1,159 @@
+"""What runs inside a worker process: a batch of points on the process's one Session.
+
+:func:`execute_batch` is the pure function both executors call -- the local
+pool from :func:`worker_main` (a spawned process talking over a pipe) and
+Dask (submitted as is).  It loads the batch's netlist once, re-runs it per
+point with the point's ``.param`` values, and measures each result; a point
+that fails becomes an :class:`~pycircuits.sweep.cache.Entry` with its error,
+never an exception.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .cache import Cache, Entry
+from .tasks import Batch, Task
+
+_lock = threading.Lock()  # libngspice is one per process and not thread-safe
+
+
+@dataclass
+class PointResult:
+    """A point's entry plus where and how it was produced."""
+
+    index: int
+    key: str
+    entry: Entry
+    cached: bool = False
+    loads: int = 0  # circuit loads this point caused (0 or 1)
+    runs: int = 0  # ngspice analyses run for it
+    pid: int = 0
+    batch_id: int = -1
+
+
+def _circuit(batch: Batch):
+    from ..circuits import REGISTRY, get
+    if batch.circuit not in REGISTRY and batch.module:
+        importlib.import_module(batch.module)
+    return get(batch.circuit)
+
+
+def _measures(raw: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in raw.items():
+        arr = np.asarray(v, dtype=float)
+        out[k] = float(arr) if arr.ndim == 0 else arr.ravel()
+    return out
+
+
+def run_point(session, defn, batch: Batch, task: Task) -> PointResult:
+    """Simulate and measure one point on ``session``; errors are recorded, not raised."""
+    from ..errors import SimulationError
+    from ..params import make_params
+    loads, runs, t0 = session.loads, session.runs, time.perf_counter()
+    entry = Entry()
+    try:
+        waves = session.run(batch.netlist, task.spice_params)
+    except SimulationError as exc:
+        entry = Entry(error=str(exc), error_type=type(exc).__name__)
+    except Exception as exc:  # noqa: BLE001 - a point must never stop the sweep
+        entry = Entry(error=f"{type(exc).__name__}: {exc}", error_type=type(exc).__name__)
+    else:
+        try:
+            entry.measures = _measures(defn.measure(waves, make_params(defn.params, task.values)))
+        except Exception as exc:  # noqa: BLE001 - measure code failing on odd waveforms
+            entry = Entry(error=f"measure failed: {type(exc).__name__}: {exc}", error_type="MeasureError")
+        if batch.keep_waveforms:
+            entry.waveforms = {k: np.asarray(v) for k, v in waves.vectors.items()}
+            entry.units, entry.scale = dict(waves.units), waves.scale
+        entry.meta = {"analysis_time_s": waves.analysis_time_s, "ngspice_version": waves.ngspice_version}
+    entry.meta["wall_time_s"] = time.perf_counter() - t0
+    return PointResult(task.index, task.key, entry, loads=session.loads - loads, runs=session.runs - runs,
+                       pid=os.getpid(), batch_id=batch.batch_id)
+
+
+def run_tasks(batch: Batch, on_start: Callable[[Task], None] | None = None,
+              on_done: Callable[[PointResult], bool] | None = None) -> list[PointResult]:
+    """Run a batch on this process's Session; ``on_done`` returning True stops after that point."""
+    from ..spice import default_session
+    cache = Cache(batch.cache_dir) if batch.cache_dir else None
+    out = []
+    with _lock:
+        try:
+            defn, session, problem = _circuit(batch), default_session(), ""
+        except Exception as exc:  # noqa: BLE001 - e.g. no libngspice, or the circuit's module is missing
+            defn = session = None
+            problem = f"worker cannot run circuit {batch.circuit}: {exc}"
+        for task in batch.tasks:
+            if on_start is not None:
+                on_start(task)
+            if session is None:
+                result = PointResult(task.index, task.key, Entry(error=problem, error_type="WorkerError"),
+                                     pid=os.getpid(), batch_id=batch.batch_id)
+            else:
+                result = run_point(session, defn, batch, task)
+            if cache is not None:
+                cache.put(task.key, result.entry)
+            out.append(result)
+            if on_done is not None and on_done(result):
+                break
+    return out
+
+
+def execute_batch(batch: Batch) -> list[PointResult]:
+    """Run a batch in this process (the function Dask workers are given)."""
+    return run_tasks(batch)
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process when its parent dies (a killed sweep leaves no orphans)."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def worker_main(conn, recycle: int, parent_pid: int) -> None:
+    """Body of a local worker process: run the batches the parent sends until told to stop.
+
+    Messages sent: ``("start", index)`` before each point, ``("done", result)``
+    after it, ``("idle",)`` after a batch, ``("recycle",)`` before exiting
+    once ``recycle`` analyses have run (to bound libngspice's memory).
+    """
+    _die_with_parent()
+    if os.getppid() != parent_pid:
+        return
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C stops
+    runs = 0
+
+    def done(result: PointResult) -> bool:
+        nonlocal runs
+        runs += result.runs
+        conn.send(("done", result))
+        return runs >= recycle
+
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return
+        if msg[0] != "batch":
+            return
+        batch: Batch = msg[1]
+        results = run_tasks(batch, on_start=lambda t: conn.send(("start", t.index)), on_done=done)
+        if runs >= recycle:
+            conn.send(("recycle", len(results)))
+            return
+        conn.send(("idle",))
