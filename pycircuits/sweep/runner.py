@@ -154,9 +154,10 @@ def sweep(circuit: str, vary: Mapping[str, Any] | Iterable[Any] | None = None,
 
 
 def _base_params(defn, plan) -> dict[str, Any]:
-    """Every parameter of the circuit at the plan's base values (before sweeping)."""
+    """Every parameter of the circuit at the plan's base values (swept ones at their first value)."""
     from ..params import make_params
-    return make_params(defn.params, plan.params).as_dict()
+    first = {a.name: a.values[0] for a in plan.axes if a.values}
+    return make_params(defn.params, {**plan.params, **first}).as_dict()
 
 
 def _run(prepared, store: Cache, executor, defn, keep_waveforms: bool, stats: SweepStats,
