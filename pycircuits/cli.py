@@ -176,11 +176,13 @@ def regress(circuit, traces, record, output, params, n_in, n_hidden, n_steps, se
 @main.command()
 @click.option("-o", "--output", default="out", show_default=True, type=click.Path(file_okay=False),
               help="folder for the results")
-def demo(output: str) -> None:
-    """Run the flow on the embedded defaults and write every result to OUTPUT."""
+@click.option("--mc", default=20, show_default=True, help="Monte Carlo samples per resistance in the sweep")
+@click.option("--quick", is_flag=True, help="a small sweep and a quick network run (seconds, for tests)")
+@click.option("--jobs", type=int, default=None, help="sweep worker processes (default: cores)")
+def demo(output: str, mc: int, quick: bool, jobs: int | None) -> None:
+    """Run the whole flow on the embedded defaults and write every result to OUTPUT."""
     from .demo import run_demo
-    files = run_demo(Path(output), click.echo)
-    click.echo(f"wrote {len(files)} files to {output}/")
+    run_demo(Path(output), click.echo, mc=mc, quick=quick, jobs=jobs)
 
 
 def _register_optional(group: click.Group) -> None:
