@@ -125,12 +125,41 @@ class Layer:
         return np.asarray(x, dtype=self.dtype)
 
 
+EVENTS_DENSITY = 0.1  # "auto" methods use the sparse (events) path at or below this fraction of non-zeros
+
+
+def _sparse_nonzeros(x: np.ndarray, method: str) -> np.ndarray | None:
+    """Flat indices of the non-zeros of x when the events path applies, else None.
+
+    One pass builds the mask; ``np.flatnonzero`` of a bool array is several
+    times faster than ``np.nonzero`` of a float one.
+    """
+    if method not in ("auto", "events"):
+        return None
+    mask = x.reshape(-1) != 0
+    if method == "auto" and np.count_nonzero(mask) > EVENTS_DENSITY * x.size:
+        return None
+    return np.flatnonzero(mask)
+
+
+def _rows_csr(x2: np.ndarray, flat: np.ndarray) -> scipy.sparse.csr_array:
+    """CSR of the 2-D x2 from its sorted flat non-zero indices (no sort needed)."""
+    n_rows, n_cols = x2.shape
+    rows, cols = np.divmod(flat, n_cols)
+    indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n_rows), out=indptr[1:])
+    return scipy.sparse.csr_array((x2.reshape(-1)[flat], cols, indptr), shape=x2.shape)
+
+
 class Dense(Layer):
     """Per-time-step linear map ``y[..., j] = sum_i x[..., i] W[i, j] (+ b[j])``.
 
     x: (batch, time, n_in) or any (..., n_in); W: (n_in, n_out), initialised
     N(0, init_scale^2) with ``init_scale = 1/sqrt(n_in)`` by default.  No bias
     by default: a crossbar has none; use a constant input or ``bias=True``.
+    ``method``: ``"dense"`` (BLAS), ``"events"`` (x as a sparse matrix, cost
+    ~ nnz(x) * n_out: spikes at a few % density) or ``"auto"`` (events when
+    at most 10 % of x is non-zero).
     """
 
     def __init__(
@@ -142,6 +171,7 @@ class Dense(Layer):
         bias: bool = False,
         init_scale: float | None = None,
         weight_noise: float = 0.0,
+        method: Literal["auto", "dense", "events"] = "auto",
         dtype: np.dtype | type = np.float32,
     ) -> None:
         super().__init__(dtype)
@@ -150,18 +180,28 @@ class Dense(Layer):
         if bias:
             self.params["b"] = np.zeros(n_out, dtype=self.dtype)
         self.weight_noise = weight_noise
+        self.method = method
 
     def forward(self, x: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
         x = self._input(x)
         self._w = self._noisy("W", rng)
         self._x = x
-        y = x @ self._w
+        flat = _sparse_nonzeros(x, self.method) if x.ndim >= 2 else None
+        if flat is not None:
+            self._a = _rows_csr(x.reshape(-1, x.shape[-1]), flat)
+            y = np.asarray(self._a @ self._w, dtype=self.dtype).reshape(*x.shape[:-1], -1)
+        else:
+            self._a = None
+            y = x @ self._w
         return y + self.params["b"] if "b" in self.params else y
 
     def backward(self, grad_out: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
         g = np.asarray(grad_out, dtype=self.dtype)
         n_in, n_out = self._w.shape
-        self.grads["W"] = self._x.reshape(-1, n_in).T @ g.reshape(-1, n_out)
+        if self._a is not None:
+            self.grads["W"] = np.asarray(self._a.T @ g.reshape(-1, n_out), dtype=self.dtype)
+        else:
+            self.grads["W"] = self._x.reshape(-1, n_in).T @ g.reshape(-1, n_out)
         if "b" in self.params:
             self.grads["b"] = g.reshape(-1, n_out).sum(axis=0)
         return g @ self._w.T if need_input_grad else None
@@ -595,26 +635,39 @@ class DelayedDense(Layer):
         """K, delays per input channel."""
         return self.delays.shape[1]
 
-    def _events_matrix(self, x: np.ndarray) -> scipy.sparse.csr_array:
-        """Sparse (B*T, n_in*K) matrix of the delayed inputs, from nnz(x)."""
+    def _events_matrix(self, x: np.ndarray, flat: np.ndarray) -> scipy.sparse.coo_array:
+        """Sparse (B*T, n_in*K) matrix of the delayed inputs, from the flat non-zeros of x.
+
+        One entry per (spike, tap).  A spike arriving past the end is kept as
+        an explicit zero in the last step of its sample: masking it out would
+        cost a compaction pass over all nnz*K entries.  COO, because the
+        entries are not in row order and a conversion to CSR (a sort) costs
+        more than the product itself.
+        """
         b, t, n = x.shape
         k = self.n_taps
-        bi, ti, ii = np.nonzero(x)
-        arrive = ti[:, None] + self.delays[ii]  # (nnz, K)
-        keep = arrive < t
-        rows = (bi[:, None] * t + arrive)[keep]
-        cols = (ii[:, None] * k + np.arange(k))[keep]
-        vals = np.broadcast_to(x[bi, ti, ii][:, None], keep.shape)[keep]
-        return scipy.sparse.csr_array((vals, (rows, cols)), shape=(b * t, n * k))
+        # int32 indices halve the memory traffic of these (nnz, K) arrays
+        idx = np.int32 if b * t * max(n * k, 1) < 2**31 else np.int64
+        bt, ii = np.divmod(flat.astype(idx), n)
+        ti = bt % t
+        arrive = self.delays.astype(idx)[ii] + ti[:, None]  # (nnz, K)
+        late = arrive >= t
+        rows = np.minimum(arrive, t - 1) + (bt - ti)[:, None]
+        cols = (ii * k)[:, None] + np.arange(k, dtype=idx)
+        vals = np.repeat(x.reshape(-1)[flat], k).reshape(late.shape)
+        if late.any():
+            vals[late] = 0
+        shape = (b * t, n * k)
+        return scipy.sparse.coo_array((vals.reshape(-1), (rows.reshape(-1), cols.reshape(-1))), shape=shape)
 
     def forward(self, x: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
         x = self._input(x)
         b, t, _ = x.shape
         self._w = self._noisy("W", rng)
         self._x = x
-        use_events = self.method == "events" or (self.method == "auto" and np.count_nonzero(x) <= 0.1 * x.size)
-        if use_events:
-            self._a = self._events_matrix(x)
+        flat = _sparse_nonzeros(x, self.method)
+        if flat is not None:
+            self._a = self._events_matrix(x, flat)
             out = (self._a @ self._w).reshape(b, t, self.n_out)
         else:
             self._a = None
