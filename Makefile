@@ -9,6 +9,7 @@ STAMP := .make-setup.stamp
 # cores, where threaded BLAS on small matrices is slower by orders of magnitude.
 export OPENBLAS_NUM_THREADS ?= 1
 export OMP_NUM_THREADS ?= 1
+export OMP_WAIT_POLICY ?= passive
 
 .PHONY: setup demo test test-slow lint netlists bench clean
 

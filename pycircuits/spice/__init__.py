@@ -6,7 +6,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+
+# ngspice's OpenMP threads (BSIM4 device evaluation) spin while they wait; on a
+# shared or busy machine that costs 10-30x.  Passive waiting must be set before
+# libngspice loads, and the batch subprocesses inherit it.
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
 from .batch import run_batch
 from .messages import ngspice_executable, ngspice_version
