@@ -76,7 +76,7 @@ def bench_sky130(points: int) -> None:
 
 
 def bench_rc(runs: int) -> None:
-    _, _, net = generate("rc")
+    _, _, net = generate("rc", {"n_steps": 200})  # the tiny circuit: ~200 time points
     netlist = str(net)
     s = Session()
     s.run(netlist)
