@@ -27,6 +27,7 @@ flows through that reset term too (as in the authors' JAX code) unless
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Literal
 
@@ -97,7 +98,7 @@ def _per_neuron(value: float | np.ndarray, n: int, dtype: np.dtype, name: str) -
     return arr
 
 
-class Layer:
+class Layer(ABC):
     """Base class: holds ``params``/``grads`` and the shared interface."""
 
     def __init__(self, dtype: np.dtype | type = np.float32) -> None:
@@ -105,16 +106,16 @@ class Layer:
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
 
+    @abstractmethod
     def forward(self, x: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
         """Compute the output for ``x`` and keep a cache for ``backward``."""
-        raise NotImplementedError
 
+    @abstractmethod
     def backward(self, grad_out: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
         """Fill ``grads`` from dL/d(output) and return dL/dx (None if not needed)."""
-        raise NotImplementedError
 
-    def constrain(self) -> None:
-        """Project parameters back to their valid range after an update."""
+    def constrain(self) -> None:  # noqa: B027 - most layers have no constrained parameter
+        """Project parameters back to their valid range after an update (default: none)."""
 
     def _noisy(self, name: str, rng: np.random.Generator | None) -> np.ndarray:
         w = self.params[name]
