@@ -204,12 +204,22 @@ _register_optional(main)
 
 
 def entry() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: every error, click's own usage errors included, is one line."""
     try:
-        main(standalone_mode=True)
+        # Without standalone mode click returns the status of ctx.exit() instead of exiting.
+        status = main.main(standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        click.echo(f"pycircuits: error: {' '.join(exc.format_message().split())}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("pycircuits: interrupted", err=True)
+        sys.exit(130)
     except UsageError as exc:  # raised outside a command (should not happen)
         click.echo(f"pycircuits: error: {exc}", err=True)
         sys.exit(2)
+    sys.exit(status if isinstance(status, int) else 0)
 
 
 if __name__ == "__main__":

@@ -50,6 +50,9 @@ def test_injection_attempts_are_refused_and_run_nothing(tmp_path, template, comm
     (["netlist", "inverter", "--corner", "xx"], "no corner"),
     (["netlist", "rc", "-o", "/proc/nonexistent/x.cir"], "cannot write"),
     (["run", "rc", "-o", "out.txt"], ".nc or .npz"),
+    (["sweep", "rc", "--vary"], "requires an argument"),
+    (["nosuchcmd"], "No such command"),
+    (["run"], "Missing argument"),
 ])
 def test_bad_input_gives_one_line_and_exit_2(tmp_path, args, needle):
     r = cli(*args, cwd=tmp_path)
