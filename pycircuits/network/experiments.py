@@ -37,6 +37,8 @@ from pycircuits.network.layers import LIF, DelayedDense, Dense, LeakyIntegrator,
 from pycircuits.network.tasks import delay_pattern, ecg_anomaly, mts_xor
 from pycircuits.network.training import Sequential, evaluate, train
 
+from . import metaplastic as _metaplastic
+
 __all__ = ["EXPERIMENTS", "experiment_names", "format_table", "run_experiment"]
 
 Row = dict[str, str]
@@ -580,6 +582,13 @@ EXPERIMENTS: dict[str, tuple[_Runner, Any, Any, dict[str, Any], str]] = {
         {"weight_levels": None, "weight_sigma": FALLBACK_WEIGHT_SIGMA, "files": {"weight": "memstack-weight.json"}},
         "train ignoring vs including the chip's heterogeneity (tau, v_th, weights) on simulated chips",
     ),
+    "metaplastic": (
+        _metaplastic.runner,
+        _metaplastic.MetaplasticConfig(),
+        _metaplastic.METAPLASTIC_QUICK,
+        {},
+        "two-layer perceptron with 2-bit weights: task A then B, with and without metaplasticity",
+    ),
 }
 
 
@@ -635,5 +644,6 @@ def _uses(name: str, role: str) -> bool:
         "denram": {"delay", "weight", "weight_levels", "energy"},
         "hierarchy": set(),
         "nhc": {"weight", "tau", "vth"},
+        "metaplastic": set(),  # weight levels and spread are its own (no curve yet)
     }
-    return role in used[name]
+    return role in used.get(name, set())
