@@ -15,7 +15,6 @@ takes seconds (tests), the full run gives the reported numbers.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from os import PathLike
@@ -38,10 +37,17 @@ from pycircuits.network.tasks import delay_pattern, ecg_anomaly, mts_xor
 from pycircuits.network.training import Sequential, evaluate, train
 
 from . import metaplastic as _metaplastic
+from .report import Row, format_table
+from .report import pct as _pct
+from .report import pyplot as _pyplot
+from .report import row as _row
+from .report import save as _save
+from .report import sci as _sci
+from .report import seed_ints as _seed_ints
+from .report import stat as _stat
+from .report import write_json as _write_json
 
 __all__ = ["EXPERIMENTS", "experiment_names", "format_table", "run_experiment"]
-
-Row = dict[str, str]
 
 DENRAM_TAU_S = 0.02  # s, DenRAM soma time constant *(published)*
 DENRAM_TAPS = 16  # delays per input channel *(published)*
@@ -57,56 +63,6 @@ ECG_FS_HZ = 400.0  # Hz, ECG sampling: a whole number of samples per 5 ms bin
 
 
 # ------------------------------------------------------------------ helpers
-
-
-def _stat(values: Any) -> dict[str, Any]:
-    v = np.asarray(values, dtype=float).ravel()
-    return {"mean": float(v.mean()), "std": float(v.std()), "median": float(np.median(v)), "values": v.tolist()}
-
-
-def _pct(s: dict[str, Any]) -> str:
-    return f"{100 * s['mean']:.1f} ± {100 * s['std']:.1f} %"
-
-
-def _sci(value: float, unit: str) -> str:
-    return f"{value:.3g} {unit}"
-
-
-def _row(metric: str, ours: str, published: str = "") -> Row:
-    return {"metric": metric, "ours": ours, "published": published}
-
-
-def _seed_ints(seed: int, n: int) -> list[int]:
-    """n independent integer seeds derived from ``seed`` (for the task generators)."""
-    return [int(s) for s in np.random.SeedSequence(seed).generate_state(n)]
-
-
-def _write_json(path: Path, payload: dict[str, Any]) -> None:
-    from pycircuits.io import atomic_write_text
-
-    atomic_write_text(path, json.dumps(payload, indent=1) + "\n")
-
-
-def _save(fig: Any, path: Path, files: list[str]) -> None:
-    from pycircuits.plots import save_figure
-
-    save_figure(fig, path)
-    files.append(str(path))
-
-
-def _pyplot() -> Any:
-    from pycircuits.plots import _pyplot
-
-    return _pyplot()
-
-
-def format_table(rows: list[Row]) -> str:
-    """The rows as an aligned text table (metric | ours | published)."""
-    head = {"metric": "metric", "ours": "ours (mean ± std)", "published": "published"}
-    width = {k: max(len(r[k]) for r in [head, *rows]) for k in head}
-    lines = [" | ".join(r[k].ljust(width[k]) for k in head).rstrip() for r in [head, *rows]]
-    lines.insert(1, "-+-".join("-" * width[k] for k in head))
-    return "\n".join(lines)
 
 
 # ------------------------------------------------------------------ DenRAM
@@ -638,12 +594,27 @@ def run_experiment(
     return {**payload, "files": files}
 
 
+_USES: dict[str, set[str]] = {
+    "denram": {"delay", "weight", "weight_levels", "energy"},
+    "hierarchy": set(),
+    "nhc": {"weight", "tau", "vth"},
+    "metaplastic": set(),  # weight levels and spread are its own (no curve yet)
+}
+
+
+def register(module: Any) -> None:
+    """Add the experiment defined by ``module``.
+
+    The module defines ``NAME``, ``runner(hw, cfg, seed, out_dir) -> (metrics,
+    table, files)``, ``Config`` (a frozen dataclass: the full run), ``QUICK``
+    (the ``--quick`` configuration), ``HW_OPTIONS`` (keyword arguments of
+    :meth:`HardwareModel.from_curves`), ``DOC`` (one line) and ``USES`` (the
+    hardware roles of ``hw.sources`` it reads).
+    """
+    EXPERIMENTS[module.NAME] = (module.runner, module.Config(), module.QUICK, dict(module.HW_OPTIONS), module.DOC)
+    _USES[module.NAME] = set(module.USES)
+
+
 def _uses(name: str, role: str) -> bool:
     """Whether experiment ``name`` uses hardware effect ``role`` (for the sources line)."""
-    used = {
-        "denram": {"delay", "weight", "weight_levels", "energy"},
-        "hierarchy": set(),
-        "nhc": {"weight", "tau", "vth"},
-        "metaplastic": set(),  # weight levels and spread are its own (no curve yet)
-    }
-    return role in used.get(name, set())
+    return role in _USES.get(name, set())

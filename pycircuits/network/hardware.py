@@ -196,6 +196,7 @@ class HardwareModel:
     vth_sigma: float = 0.0  # relative std of v_th, used without vth_curve
     energy_curve: TransferCurve | None = None  # energy per input spike (J); only reported
     sources: dict[str, str] = field(default_factory=dict)
+    curves_dir: Path | None = None  # the --curves folder, for experiments' own curves (:meth:`curve`)
 
     def __post_init__(self) -> None:
         if self.weight_levels is not None and self.weight_levels < 2:
@@ -283,11 +284,20 @@ class HardwareModel:
             vth_sigma=vth_sigma,
             energy_curve=energy,
             sources=src,
+            curves_dir=folder,
         )
         try:
             return cls(**kwargs)
         except ValueError as err:  # e.g. a non-monotone delay curve: bad input, one line
             raise UsageError(f"{folder}: {err}") from None
+
+    def curve(self, filename: str) -> TransferCurve | None:
+        """The curve ``filename`` of the ``--curves`` folder, or None when there is none.
+
+        For curves an experiment reads itself (e.g. ``pcm-drift.json``); a
+        corrupt file is a one-line :class:`~pycircuits.errors.FileFormatError`.
+        """
+        return _load(self.curves_dir, filename)
 
     def replace(self, **changes: object) -> HardwareModel:
         """A copy with some fields changed (``dataclasses.replace``)."""

@@ -261,7 +261,10 @@ def run_metaplastic(cfg: MetaplasticConfig, seed: int, out_dir: str | Path | Non
     Returns ``(metrics, table)``; table rows are ``{"metric", "ours", "published"}``.
     Deterministic per ``seed`` (for one BLAS threading setting).
     """
-    from pycircuits.network.experiments import _pct, _row, _seed_ints, _stat
+    from pycircuits.network.report import pct as _pct
+    from pycircuits.network.report import row as _row
+    from pycircuits.network.report import seed_ints as _seed_ints
+    from pycircuits.network.report import stat as _stat
 
     seeds = _seed_ints(seed, cfg.n_seeds)
     runs = {name: [_one_run(cfg, s, m) for s in seeds] for name, m in (("plain", 0.0), ("meta", cfg.m))}
