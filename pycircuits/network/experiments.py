@@ -36,7 +36,9 @@ from pycircuits.network.layers import LIF, DelayedDense, Dense, LeakyIntegrator,
 from pycircuits.network.tasks import delay_pattern, ecg_anomaly, mts_xor
 from pycircuits.network.training import Sequential, evaluate, train
 
+from . import memstack_rsnn as _memstack_rsnn
 from . import metaplastic as _metaplastic
+from . import pcm_trace as _pcm_trace
 from .report import Row, format_table
 from .report import pct as _pct
 from .report import pyplot as _pyplot
@@ -613,6 +615,10 @@ def register(module: Any) -> None:
     """
     EXPERIMENTS[module.NAME] = (module.runner, module.Config(), module.QUICK, dict(module.HW_OPTIONS), module.DOC)
     _USES[module.NAME] = set(module.USES)
+
+
+for _module in (_pcm_trace, _memstack_rsnn):
+    register(_module)
 
 
 def _uses(name: str, role: str) -> bool:
