@@ -38,6 +38,7 @@ from pycircuits.network.training import Sequential, evaluate, train
 
 from . import memstack_rsnn as _memstack_rsnn
 from . import metaplastic as _metaplastic
+from . import mingru_qat as _mingru_qat
 from . import pcm_trace as _pcm_trace
 from .report import Row, format_table
 from .report import pct as _pct
@@ -617,7 +618,7 @@ def register(module: Any) -> None:
     _USES[module.NAME] = set(module.USES)
 
 
-for _module in (_pcm_trace, _memstack_rsnn):
+for _module in (_pcm_trace, _memstack_rsnn, _mingru_qat):
     register(_module)
 
 
