@@ -11,7 +11,7 @@ export OPENBLAS_NUM_THREADS ?= 1
 export OMP_NUM_THREADS ?= 1
 export OMP_WAIT_POLICY ?= passive
 
-.PHONY: setup demo test test-slow lint netlists bench clean
+.PHONY: setup demo test test-slow lint netlists bench curves experiments clean
 
 setup: $(STAMP)
 
@@ -38,6 +38,19 @@ lint: setup
 
 netlists: setup
 	$(PYTHON) -m pycircuits.netlists netlists
+
+# The circuits' transfer curves the network experiments read (a few minutes),
+# then every experiment's full run on them: the numbers of the README's table.
+CURVES := denram-delay pcm-drift pcm-step memstack-tau memstack-weight
+EXPERIMENTS := denram hierarchy nhc metaplastic pcm-trace memstack s4d mingru
+
+curves: setup
+	@mkdir -p $(OUT)/curves
+	@for r in $(CURVES); do $(PYTHON) -m pycircuits.cli extract $$r --run -o $(OUT)/curves/$$r.json || exit $$?; done
+
+experiments: curves
+	@for e in $(EXPERIMENTS); do \
+	  $(PYTHON) -m pycircuits.cli network run $$e --curves $(OUT)/curves -o $(OUT)/network/$$e || exit $$?; done
 
 bench: setup
 	$(PYTHON) benchmarks/engine.py
