@@ -185,8 +185,23 @@ def test_curves_are_found_by_name_and_reported(tmp_path):
     hw = HardwareModel.from_curves(tmp_path)
     assert str(tmp_path / "denram-delay.json") in hw.sources["delay"]
     assert hw.delay_curve.name == "synthetic-delay" and hw.energy_per_event_j() == pytest.approx(1.5e-12)
-    assert hw.sources["weight"] == "none" and "relative sigma" in hw.sources["tau"]
+    assert hw.sources["weight"].startswith("none") and "relative sigma" in hw.sources["tau"]
     assert HardwareModel.from_curves(None).energy_per_event_j() is None
+
+
+def test_a_curve_without_monte_carlo_spread_falls_back_to_the_sigma(tmp_path):
+    # a deterministic sweep (no samples, no percentiles) says nothing of device spread
+    TransferCurve("memstack-tau", [0.6, 1.0, 1.5], "V", [6e-6, 2e-5, 5e-5], "s").to_json(tmp_path / "memstack-tau.json")
+    hw = HardwareModel.from_curves(tmp_path, tau_sigma=0.3)
+    assert hw.tau_curve is None and "has no Monte Carlo spread" in hw.sources["tau"]
+    tau = hw.map_tau(np.full(20000, 0.1), rng=0)
+    assert abs(np.std(np.log(tau / 0.1)) - 0.3) < 0.01
+    # with a Monte Carlo band the curve's own spread is used
+    band = {5: np.array([5e-6, 1.5e-5, 4e-5]), 95: np.array([7e-6, 2.5e-5, 6e-5])}
+    TransferCurve("memstack-tau", [0.6, 1.0, 1.5], "V", [6e-6, 2e-5, 5e-5], "s", band).to_json(
+        tmp_path / "memstack-tau.json")
+    hw = HardwareModel.from_curves(tmp_path, tau_sigma=0.3)
+    assert hw.tau_curve is not None and "relative spread" in hw.sources["tau"]
     assert HardwareModel.from_curves(None).sources["energy"] == "no energy curve"
 
 

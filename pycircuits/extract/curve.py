@@ -197,6 +197,11 @@ class TransferCurve:
         dy = np.diff(self.y[ok])
         return dy.size > 0 and bool(np.all(dy > 0) or np.all(dy < 0))
 
+    @property
+    def has_spread(self) -> bool:
+        """True when :meth:`sample` draws a spread (Monte Carlo columns or a 5-95 % band), not the median."""
+        return self._good_columns.size >= 2 or (5 in self.percentiles and 95 in self.percentiles)
+
     @cached_property
     def _interpolant(self) -> Callable[[np.ndarray], np.ndarray]:
         """PCHIP on u for monotone curves (keeps them monotone), else linear."""

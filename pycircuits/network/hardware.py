@@ -261,10 +261,14 @@ class HardwareModel:
             ("tau", tau_sigma, "ln tau"),
             ("vth", vth_sigma, "v_th/v_th0"),
         ):
-            if curves[role] is not None:
+            if curves[role] is not None and curves[role].has_spread:
                 src[role] = f"curve {folder / names[role]} (relative spread)"
-            else:
-                src[role] = f"relative sigma {sigma:g} of {what} (no {names[role]})" if sigma else "none"
+                continue
+            why = f"no {names[role]}"
+            if curves[role] is not None:  # a curve without Monte Carlo says nothing of device spread
+                why = f"{folder / names[role]} has no Monte Carlo spread"
+                curves[role] = None
+            src[role] = f"relative sigma {sigma:g} of {what} ({why})" if sigma else f"none ({why})"
         src["weight_levels"] = "analog" if weight_levels is None else f"{weight_levels} levels per device, pairs"
         energy = curves["energy"]
         src["energy"] = f"curve {folder / names['energy']}" if energy is not None else "no energy curve"
