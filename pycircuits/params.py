@@ -20,6 +20,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 from .errors import ParameterError
@@ -38,7 +39,9 @@ class ParamSpec:
     """What a parameter is: type, unit, default, range and meaning.
 
     ``kind`` is ``"float"``, ``"int"``, ``"choice"`` (one of ``choices``),
-    ``"floats"`` (a tuple of floats, e.g. one value per synapse) or ``"ints"``.
+    ``"floats"`` (a tuple of floats, e.g. one value per synapse), ``"ints"``
+    or ``"path"`` (an existing file, read by the generator in Python and never
+    written into a netlist; ``""`` = none).
     ``variability`` marks parameters that Monte Carlo draws (spreads, sigmas).
     """
 
@@ -58,6 +61,8 @@ class ParamSpec:
         """The valid range as a short human-readable string."""
         if self.kind == "choice":
             return "|".join(self.choices)
+        if self.kind == "path":
+            return "file path"
         lo = "-inf" if self.min is None else f"{self.min:g}"
         hi = "inf" if self.max is None else f"{self.max:g}"
         return f"{'(' if self.min_exclusive else '['}{lo}, {hi}]"
@@ -89,6 +94,27 @@ def param(default: Any, unit: str, doc: str, *, min: float | None = None,
                 min_exclusive=min_exclusive, choices=tuple(choices),
                 variability=variability, length_of=length_of)
     return field(default=default, metadata={"spec": spec})
+
+
+def path_param(doc: str) -> Any:
+    """Declare a file-path parameter (default ``""``: no file); see :class:`ParamSpec`."""
+    spec = dict(kind="path", default="", unit="", doc=doc, min=None, max=None, min_exclusive=False,
+                choices=(), variability=False, length_of=None)
+    return field(default="", metadata={"spec": spec})
+
+
+_MAX_PATH = 4096
+
+
+def _check_path(spec: ParamSpec, raw: Any) -> str:
+    s = "" if raw is None else str(raw)
+    if not s:
+        return ""
+    if len(s) > _MAX_PATH or not s.isprintable():
+        raise ParameterError(f"parameter {spec.name}: not a usable file path")
+    if not Path(s).is_file():
+        raise ParameterError(f"parameter {spec.name}: file {s} not found")
+    return s
 
 
 @dataclass(frozen=True)
@@ -188,6 +214,8 @@ def _check_range(spec: ParamSpec, value: float) -> None:
 
 def _coerce(spec: ParamSpec, raw: Any) -> Any:
     """Turn raw user input (text or Python values) into the spec's type, checked."""
+    if spec.kind == "path":
+        return _check_path(spec, raw)
     if spec.kind == "choice":
         s = str(raw)
         if s not in spec.choices:

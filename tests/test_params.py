@@ -73,3 +73,22 @@ def test_parse_assignments_refuses_malformed_pairs():
     for bad in ["r", "=1", "r.x=1", "1r=2", "r\n.control=1"]:
         with pytest.raises(ParameterError):
             parse_assignments([bad])
+
+
+def test_path_parameters_are_checked_files_and_listed_as_file_paths(tmp_path):
+    from dataclasses import dataclass
+
+    from pycircuits.errors import ParameterError
+    from pycircuits.params import Params, path_param, specs
+
+    @dataclass(frozen=True)
+    class WithFile(Params):
+        data: str = path_param("a data file")
+
+    (tmp_path / "x.npy").write_bytes(b"")
+    assert WithFile().data == "" and WithFile(data=str(tmp_path / "x.npy")).data == str(tmp_path / "x.npy")
+    assert specs(WithFile)[0].range_text() == "file path"
+    with pytest.raises(ParameterError, match="not found"):
+        WithFile(data=str(tmp_path / "missing.npy"))
+    with pytest.raises(ParameterError, match="not a usable file path"):
+        WithFile(data=f"{tmp_path}/x.npy\n.control")

@@ -96,7 +96,7 @@ loaded machine).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -104,7 +104,7 @@ import numpy as np
 from ..errors import ParameterError
 from ..extract.measures import energy
 from ..mingru import MinGRUWeights, Quantization, check_inputs, load_weights, mingru_reference, random_weights
-from ..params import Params, _coerce, fmt, param, specs
+from ..params import Params, fmt, param, path_param
 from ..pdk import Pdk
 from .base import CircuitDef, Netlist, pwl, register
 
@@ -146,24 +146,6 @@ _DEFAULT_WZ = (0, 3, 1, 2, 2, 1, 3, 0, 1, 1, 2, 3, 0, 2, 3, 1)
 _DEFAULT_WH = (3, 0, 2, 1, 0, 3, 1, 2, 2, 3, 0, 1, 3, 1, 2, 0)
 
 
-def _path_param(doc: str) -> str:
-    """A file-path parameter (text, validated to exist; never written into a netlist)."""
-    spec = dict(kind="path", default="", unit="", doc=doc, min=None, max=None, min_exclusive=False,
-                choices=(), variability=False, length_of=None)
-    return field(default="", metadata={"spec": spec})  # type: ignore[return-value]
-
-
-def _check_path(name: str, raw) -> str:
-    s = "" if raw is None else str(raw)
-    if not s:
-        return ""
-    if len(s) > 4096 or not s.isprintable():
-        raise ParameterError(f"parameter {name}: not a usable file path")
-    if not Path(s).is_file():
-        raise ParameterError(f"parameter {name}: file {s} not found")
-    return s
-
-
 @dataclass(frozen=True)
 class ScgruParams(Params):
     """Parameters of the ``scgru`` switched-capacitor minGRU core."""
@@ -173,10 +155,10 @@ class ScgruParams(Params):
     n_steps: int = param(20, "", "number of time steps (clock periods) simulated", min=1, max=100_000)
     seed: int = param(1, "", "seed of the random binary inputs (when no inputs_file)", min=0, max=2**32 - 1)
     p_one: float = param(0.5, "", "probability of a 1 in the random inputs", min=0.0, max=1.0)
-    inputs_file: str = _path_param("binary inputs, one row per step (.npy, .npz key x, or text)")
+    inputs_file: str = path_param("binary inputs, one row per step (.npy, .npz key x, or text)")
     weights: str = param("seed", "", "weight source when no weights_file: random of weight_seed, or "
                          "the inline tuples", choices=("seed", "inline"))
-    weights_file: str = _path_param(".npz weights from pycircuits.mingru.save_weights")
+    weights_file: str = path_param(".npz weights from pycircuits.mingru.save_weights")
     weight_seed: int = param(1, "", "seed of random_weights (weights=seed)", min=0, max=2**32 - 1)
     w_z: tuple = param(_DEFAULT_WZ, "", "inline z weight codes 0..3, row-major (n_hidden, n_in)",
                        min=0, max=3)
@@ -206,11 +188,7 @@ class ScgruParams(Params):
                           "gate-overlap feed-through of the pair cancels)", min=0.1e-6, max=100e-6)
 
     def __post_init__(self) -> None:
-        # Params.__post_init__ knows no path parameters: coerce them here.
-        for spec in specs(type(self)):
-            raw = getattr(self, spec.name)
-            value = _check_path(spec.name, raw) if spec.kind == "path" else _coerce(spec, raw)
-            object.__setattr__(self, spec.name, value)
+        super().__post_init__()
         if self.weights_file and self.weights == "inline":
             raise ParameterError("give either weights_file or weights=inline, not both")
         if self.t_edge > _EDGE_MAX * self.t_clk * (1 + 1e-9):
