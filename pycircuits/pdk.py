@@ -19,7 +19,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import UsageError
+from .errors import ParameterError, UsageError
 from .params import fmt
 
 
@@ -66,6 +66,7 @@ class Pdk:
     subckt_devices: bool  # devices are subcircuits (X) rather than M elements
     dim_scale: float  # metres -> the unit the models take for w and l
     doc: str = ""
+    wmin: float = 0.0  # m, the narrowest device the model bins cover (0: no limit)
 
     def check_corner(self, corner: str) -> str:
         """Return the corner if this PDK has it, else raise :class:`UsageError`."""
@@ -77,8 +78,16 @@ class Pdk:
         """Add the ``.lib`` line selecting ``corner`` to a PySpice circuit."""
         circuit.lib(str(self.library), self.check_corner(corner))
 
+    def check_width(self, w: float, what: str = "transistor width") -> float:
+        """Return ``w`` (m) if this PDK's models cover it, else raise :class:`ParameterError`."""
+        if w < self.wmin * (1 - 1e-9):
+            raise ParameterError(f"{self.name} transistors are at least {self.wmin * 1e6:g} um wide: "
+                                 f"{what} {w * 1e6:g} um is too narrow")
+        return w
+
     def _mos(self, circuit, kind: str, name: str, d, g, s, b, w: float, l: float):
         model = self.nmos_model if kind == "n" else self.pmos_model
+        self.check_width(w, f"{name} width")
         w_txt, l_txt = fmt(w * self.dim_scale), fmt(l * self.dim_scale)
         if self.subckt_devices:
             return circuit.X(name, model, d, g, s, b, w=w_txt, l=l_txt)
@@ -145,7 +154,7 @@ def sky130() -> Pdk:
     return Pdk(name="sky130", library=lib,
                corners=("tt", "ss", "ff", "sf", "fs"), vdd=1.8, lmin=0.15e-6,
                nmos_model="sky130_fd_pr__nfet_01v8", pmos_model="sky130_fd_pr__pfet_01v8",
-               subckt_devices=True, dim_scale=1e6,
+               subckt_devices=True, dim_scale=1e6, wmin=0.42e-6,
                doc="SkyWater 130 nm open PDK (sky130_fd_pr), 1.8 V core devices")
 
 

@@ -59,3 +59,21 @@ def test_threshold_voltage_in_the_130nm_range():
     # constant-current threshold: 100 nA * W/L
     vth = crossing_time(w["v-sweep"], -w["i(vd)"], 100e-9 * 1e-6 / 0.13e-6)
     assert 0.3 <= vth <= 0.4
+
+
+def test_a_pdk_refuses_devices_narrower_than_its_models_cover():
+    import dataclasses
+
+    from pycircuits.errors import ParameterError
+    from pycircuits.params import make_params
+    from pycircuits.pdk import generic130
+
+    pdk = dataclasses.replace(generic130(), wmin=0.42e-6)
+    with pytest.raises(ParameterError, match="at least 0.42 um wide"):
+        pdk.check_width(0.3e-6, "w_sw_n")
+    assert pdk.check_width(0.42e-6) == 0.42e-6
+    from pycircuits.circuits import get as get_circuit
+
+    scgru = get_circuit("scgru")
+    with pytest.raises(ParameterError, match="w_sw_n 0.3 um is too narrow"):
+        scgru.build(make_params(scgru.params, {}), pdk)

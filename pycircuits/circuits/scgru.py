@@ -140,8 +140,6 @@ _TAU_TH = 10.0  # R_th*C_h of the theta replica, in clock periods
 # bypass: the many idle switches skip their model evaluation (-17 % CPU, < 0.1 mV change).
 _OPTIONS = {"method": "gear", "gmin": 1e-15, "chgtol": 1e-15, "bypass": 1}
 
-_W_MIN = {"sky130": 0.42e-6}  # m, smallest width a PDK's model bins cover (generic130: none)
-
 _DEFAULT_WZ = (0, 3, 1, 2, 2, 1, 3, 0, 1, 1, 2, 3, 0, 2, 3, 1)
 _DEFAULT_WH = (3, 0, 2, 1, 0, 3, 1, 2, 2, 3, 0, 1, 3, 1, 2, 0)
 
@@ -417,10 +415,8 @@ def _unit(net: Netlist, pdk: Pdk, p: ScgruParams, j: int, w: MinGRUWeights, q: Q
 
 def build(p: ScgruParams, pdk: Pdk, corner: str = "tt") -> Netlist:
     """The scgru netlist: n_hidden columns over shared row lines, clocks and supply."""
-    w_min = _W_MIN.get(pdk.name, 0.0)
-    if min(p.w_sw_n, p.w_sw_p) < w_min:
-        raise ParameterError(f"{pdk.name} transistors are at least {w_min * 1e6:g} um wide: "
-                             f"set w_sw_n and w_sw_p >= {w_min:g}")
+    pdk.check_width(p.w_sw_n, "w_sw_n")
+    pdk.check_width(p.w_sw_p, "w_sw_p")
     w, x, q, lv = weights_of(p), inputs_of(p), quantization_of(p), _levels(p, pdk)
     t_stop = (p.n_steps + 1 + 2 * (T_H - 1)) * p.t_clk
     net = Netlist(f"scgru: switched-capacitor minGRU, {p.n_in} inputs, {p.n_hidden} units, "
