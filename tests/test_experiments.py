@@ -86,7 +86,7 @@ def test_every_experiment_is_registered():
     assert set(experiment_names()) == set(CORE) | set(MODULES)
 
 
-@pytest.mark.parametrize("name", [m for m in MODULES if m != "metaplastic"])
+@pytest.mark.parametrize("name", MODULES)
 def test_cli_runs_each_module_experiment_and_writes_its_metrics_and_plots(tmp_path, name):
     from pycircuits.cli import main
 

@@ -40,6 +40,7 @@ from . import memstack_rsnn as _memstack_rsnn
 from . import metaplastic as _metaplastic
 from . import mingru_qat as _mingru_qat
 from . import pcm_trace as _pcm_trace
+from . import s4d as _s4d
 from .report import Row, format_table
 from .report import pct as _pct
 from .report import pyplot as _pyplot
@@ -541,13 +542,6 @@ EXPERIMENTS: dict[str, tuple[_Runner, Any, Any, dict[str, Any], str]] = {
         {"weight_levels": None, "weight_sigma": FALLBACK_WEIGHT_SIGMA, "files": {"weight": "memstack-weight.json"}},
         "train ignoring vs including the chip's heterogeneity (tau, v_th, weights) on simulated chips",
     ),
-    "metaplastic": (
-        _metaplastic.runner,
-        _metaplastic.MetaplasticConfig(),
-        _metaplastic.METAPLASTIC_QUICK,
-        {},
-        "two-layer perceptron with 2-bit weights: task A then B, with and without metaplasticity",
-    ),
 }
 
 
@@ -601,7 +595,6 @@ _USES: dict[str, set[str]] = {
     "denram": {"delay", "weight", "weight_levels", "energy"},
     "hierarchy": set(),
     "nhc": {"weight", "tau", "vth"},
-    "metaplastic": set(),  # weight levels and spread are its own (no curve yet)
 }
 
 
@@ -618,7 +611,7 @@ def register(module: Any) -> None:
     _USES[module.NAME] = set(module.USES)
 
 
-for _module in (_pcm_trace, _memstack_rsnn, _mingru_qat):
+for _module in (_metaplastic, _pcm_trace, _memstack_rsnn, _mingru_qat, _s4d):
     register(_module)
 
 
