@@ -92,6 +92,7 @@ import numpy as np
 from pycircuits.errors import UsageError
 from pycircuits.network import report
 from pycircuits.network.hardware import FALLBACK_WEIGHT_SIGMA
+from pycircuits.network.training import softmax_cross_entropy
 
 __all__ = [
     "DOC",
@@ -346,14 +347,7 @@ class QuantizedMLP:
     def loss_and_grads(self, x: np.ndarray, y: np.ndarray) -> tuple[float, list[np.ndarray]]:
         """Mean softmax cross-entropy and straight-through gradients w.r.t. the hidden weights."""
         logits, (x, h, q1, q2) = self.forward(x)
-        z = logits - logits.max(axis=1, keepdims=True)
-        p = np.exp(z)
-        p /= p.sum(axis=1, keepdims=True)
-        n = len(y)
-        loss = float(-np.mean(np.log(p[np.arange(n), y])))
-        dz2 = p
-        dz2[np.arange(n), y] -= 1.0
-        dz2 /= n
+        loss, dz2 = softmax_cross_entropy(logits, y)
         g2 = self.s[1] * (h.T @ dz2)
         dz1 = self.s[1] * (dz2 @ q2.T) * (1.0 - h * h)
         g1 = self.s[0] * (x.T @ dz1)

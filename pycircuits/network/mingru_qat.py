@@ -78,7 +78,7 @@ from pycircuits.errors import NgspiceNotFound, UsageError
 from pycircuits.mingru import WEIGHT_CODES, MinGRUWeights, Quantization, mingru_reference
 from pycircuits.network import report
 from pycircuits.network.metaplastic import digits_task
-from pycircuits.network.training import Adam
+from pycircuits.network.training import Adam, softmax_cross_entropy
 
 __all__ = [
     "Config",
@@ -238,13 +238,13 @@ class HardMinGRU:
 
     def loss(self, x: np.ndarray, labels: np.ndarray, mode: str = "qat", noise: np.ndarray | None = None) -> float:
         """Mean softmax cross-entropy."""
-        return _cross_entropy(self.forward(x, mode, noise)["logits"], labels)[0]
+        return softmax_cross_entropy(self.forward(x, mode, noise)["logits"], labels)[0]
 
     def loss_and_grads(self, x: np.ndarray, labels: np.ndarray, mode: str = "qat",
                        noise: np.ndarray | None = None) -> float:
         """Loss; fills ``self.g`` with the BPTT gradients w.r.t. the latent parameters (module doc)."""
         c = self.forward(x, mode, noise)
-        loss, dlog = _cross_entropy(c["logits"], labels)
+        loss, dlog = softmax_cross_entropy(c["logits"], labels)
         e, q, g = c["eff"], self.q, self.g
         g["v"][...] = np.einsum("bth,bc->thc", c["f"], dlog)
         g["c"][...] = dlog.sum(axis=0)
@@ -288,18 +288,6 @@ class HardMinGRU:
         return MinGRUWeights(w_z=weight_codes(self.p["w_z"])[0], w_h=weight_codes(self.p["w_h"])[0],
                              b_z=bias_codes(self.p["b_z"], self.q)[0], b_h=bias_codes(self.p["b_h"], self.q)[0],
                              theta=np.clip(self.p["theta"], -THETA_MAX, THETA_MAX))
-
-
-def _cross_entropy(logits: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
-    """Mean softmax cross-entropy and its gradient w.r.t. the logits."""
-    z = logits - logits.max(axis=1, keepdims=True)
-    p = np.exp(z)
-    p /= p.sum(axis=1, keepdims=True)
-    n = len(labels)
-    idx = np.arange(n), np.asarray(labels)
-    loss = float(-np.mean(np.log(p[idx])))
-    p[idx] -= 1.0
-    return loss, p / n
 
 
 def train_model(model: HardMinGRU, x: np.ndarray, labels: np.ndarray, epochs: int, batch: int, lr: float,
