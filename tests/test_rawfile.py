@@ -124,3 +124,15 @@ def test_corrupted_bytes_never_crash_the_reader(tran_files, pos, byte, which):
     for p in plots:  # whatever parsed is self-consistent with its header
         assert p.data.shape[0] == len(p.names)
         assert np.all(np.isfinite(p.data))
+
+
+def test_an_ascii_number_corrupted_to_overflow_is_refused(tran_files):
+    import re
+
+    blob = (tran_files / "ascii.raw").read_bytes()
+    values = blob.index(b"Values:")
+    match = re.compile(rb"[1-9]\.\d+(e[-+]\d\d)").search(blob, values)  # a nonzero value's exponent
+    assert match is not None
+    bad = blob[:match.start(1)] + b"e+905" + blob[match.end(1):]  # overflows to inf
+    with pytest.raises(FileFormatError, match="non-finite number"):
+        parse_raw(bad)

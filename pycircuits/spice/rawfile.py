@@ -153,10 +153,14 @@ def _number(text: str, is_complex: bool, origin: str) -> complex | float:
     try:
         if is_complex:
             re_, _, im = text.partition(",")
-            return complex(float(re_), float(im))
-        return float(text)
+            value: complex | float = complex(float(re_), float(im))
+        else:
+            value = float(text)
     except ValueError:
         raise FileFormatError(f"{origin}: bad number {text[:40]!r} in ascii data") from None
+    if not np.isfinite(value):  # e.g. an exponent digit corrupted into 1e905: as in binary data
+        raise FileFormatError(f"{origin}: non-finite number {text[:40]!r} in ascii data (corrupt file)")
+    return value
 
 
 def _ascii(blob: bytes, pos: int, n_vars: int, n_points: int, is_complex: bool,
