@@ -1,4 +1,10 @@
-"""``pycircuits demo``: the whole flow on the embedded generic130 defaults, into one folder.
+"""What crosses the stages: recipe sweeps, files to figures, golden netlists, the demo.
+
+Each stage of the flow (circuits, spice, sweep, extract, network, studies)
+knows only the stages below it; the functions here join several of them.
+
+``run_demo`` (``pycircuits demo``) runs the whole flow on the embedded
+generic130 defaults, into one folder:
 
 1. the reference circuits (``rc``, ``rram-iv``): waveforms and plots;
 2. the DenRAM branch netlist (runs in bare ``ngspice -b``);
@@ -16,7 +22,71 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .run import run_circuit
+from .circuits import generate, names, relocate_models
+from .circuits.run import run_circuit
+from .errors import UsageError
+from .extract.curve import TransferCurve
+from .extract.recipes import Recipe, build_curve, get_recipe
+from .files import atomic_write_text
+from .plots import plot_curve, plot_sweep_figure
+
+# ------------------------------------------------------------------ recipe sweeps
+
+
+def run_recipe_sweep(r: Recipe, mc: int = 50, seed: int = 1, jobs: int | None = None,
+                     overrides: dict[str, Any] | None = None, **kwargs):
+    """Run the sweep a recipe needs, with its defaults and ``mc`` Monte Carlo samples."""
+    from .sweep import sweep
+    spec = dict(r.default_sweep)
+    vary = dict(spec.get("vary", {}))
+    params = {k: v for k, v in {**spec.get("params", {}), **(overrides or {})}.items() if k not in vary}
+    return sweep(r.circuit, vary=vary, params=params, mc=mc if spec.get("mc", True) else 0,
+                 seed=seed, jobs=jobs, **kwargs)
+
+
+# ------------------------------------------------------------------ files to figures
+
+
+def plot_curve_file(path: str | Path, out: str | Path) -> None:
+    """PNG of a TransferCurve file: median, spread bands and the recipe's analytic law."""
+    curve = TransferCurve.from_json(path)
+    analytic = None
+    if curve.recipe:
+        try:
+            r = get_recipe(curve.recipe)
+        except UsageError:  # a curve from an unknown recipe still plots
+            r = None
+        if r is not None and r.analytic is not None:
+            analytic = r.analytic(curve)
+    plot_curve(curve, out, analytic)
+
+
+def plot_sweep_file(path: str | Path, out: str | Path, measure: str | None = None) -> None:
+    """PNG of a sweep dataset: a measure against the first swept parameter with its spread."""
+    from .sweep import load_dataset
+    plot_sweep_figure(load_dataset(path), out, measure, source=str(path))
+
+
+# ------------------------------------------------------------------ golden netlists
+
+
+def golden_text(circuit: str, target: Path) -> str:
+    """The default netlist of ``circuit`` as it is written to ``target`` (model paths relative to it)."""
+    _, _, net = generate(circuit)
+    return relocate_models(str(net), target)
+
+
+def write_golden_netlists(folder: Path) -> list[Path]:
+    """Write every circuit's default netlist into ``folder`` (``make netlists``); return the paths."""
+    out = []
+    for name in names():
+        path = folder / f"{name}.cir"
+        atomic_write_text(path, golden_text(name, path))
+        out.append(path)
+    return out
+
+
+# ------------------------------------------------------------------ the demo
 
 DEMO_CIRCUITS = ("rc", "rram-iv")
 
@@ -42,15 +112,12 @@ def run_demo(out: Path, echo: Callable[[str], None] = print, mc: int = 20, quick
         lines += [f"| {k} | {_fmt(v)} |" for k, v in res.measures.items()] + [""]
 
     echo("2/5 DenRAM netlist")
-    from .circuits import generate
-    from .io import atomic_write_text
     _, _, net = generate("denram")
     cir = atomic_write_text(out / "denram.cir", str(net))
     written.append(cir)
     lines += ["## DenRAM branch", "", f"Netlist: [`{cir.name}`]({cir.name}) (runs in bare `ngspice -b`).", ""]
 
     echo(f"3/5 Monte Carlo sweep of the delay RRAM ({mc} samples per point)")
-    from .extract.recipes import build_curve, get_recipe, run_recipe_sweep
     recipe = get_recipe("denram-delay")
     sweep_nc = out / "denram-delay-sweep.nc"
     ds = run_recipe_sweep(recipe, mc=2 if quick else mc, seed=1, jobs=jobs, output=sweep_nc, progress=False)
@@ -62,7 +129,6 @@ def run_demo(out: Path, echo: Callable[[str], None] = print, mc: int = 20, quick
     curves.mkdir(exist_ok=True)
     curve_json = curves / "denram-delay.json"
     curve.to_json(curve_json)
-    from .plots import plot_curve_file
     curve_png = out / "denram-delay.png"
     plot_curve_file(curve_json, curve_png)
     written += [curve_json, curve_png]
@@ -101,12 +167,8 @@ def _law_error(ds, law) -> float:
 
 
 def _network(out: Path, curves: Path, quick: bool, lines: list[str]) -> list[str]:
-    """Run the denram experiment when the network layer has it; add its table and figures."""
-    try:
-        from .network.experiments import run_experiment
-    except ImportError:
-        lines += ["## Network", "", "The network experiments are not available in this installation.", ""]
-        return []
+    """Run the denram study on the demo's curve; add its table and figures."""
+    from .studies import run_experiment
     exp_dir = out / "network-denram"
     result = run_experiment("denram", curves_dir=curves, out_dir=exp_dir, quick=quick, seed=0)
     rows = result.get("table", []) if isinstance(result, dict) else []

@@ -1,15 +1,22 @@
 """Figures: waveforms of a run, sweeps with their spread, transfer curves.
 
-matplotlib is imported inside the functions with the Agg backend, so that
-plotting works on machines with no display and costs nothing when unused.
+Every function draws data handed to it (Waveforms, an xarray Dataset, a
+TransferCurve): this module imports no stage of the flow.  matplotlib is
+imported inside the functions with the Agg backend, so that plotting works
+on machines with no display and costs nothing when unused.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from .errors import UsageError
+from .files import atomic_write
 
 
 def _pyplot():
@@ -21,7 +28,6 @@ def _pyplot():
 
 def save_figure(fig, path: str | Path) -> None:
     """Save a figure atomically and close it."""
-    from .io import atomic_write
     plt = _pyplot()
     atomic_write(path, lambda p: fig.savefig(p, dpi=120, bbox_inches="tight", format="png"))
     plt.close(fig)
@@ -44,35 +50,21 @@ def plot_waveforms(waves, names: list[str] | None = None, ax=None, title: str = 
     return ax
 
 
-def plot_run(result: Any, path: str | Path) -> None:
-    """PNG of a run: the circuit's own plot when it defines one, else its node voltages."""
+def plot_run(waves, path: str | Path, title: str, circuit_plot: Callable[[Any, Any, Any], None] | None = None,
+             params: Any = None) -> None:
+    """PNG of a run: ``circuit_plot(waves, params, fig)`` (the circuit's own plot) when given, else node voltages."""
     plt = _pyplot()
-    defn = None
-    if result.params is not None:
-        from .circuits import get
-        defn = get(result.name)
-    if defn is not None and defn.plot is not None:
+    if circuit_plot is not None:
         fig = plt.figure(figsize=(8, 6))
-        defn.plot(result.waveforms, result.params, fig)
+        circuit_plot(waves, params, fig)
     else:
         fig, ax = plt.subplots(figsize=(7, 4))
-        plot_waveforms(result.waveforms, ax=ax, title=result.name)
+        plot_waveforms(waves, ax=ax, title=title)
     save_figure(fig, path)
 
 
-def plot_curve_file(path: str | Path, out: str | Path) -> None:
-    """PNG of a TransferCurve file: median, spread bands and the recipe's analytic law."""
-    from .extract.curve import TransferCurve
-    from .extract.recipes import get_recipe
-    curve = TransferCurve.from_json(path)
-    analytic = None
-    if curve.recipe:
-        try:
-            r = get_recipe(curve.recipe)
-        except Exception:  # noqa: BLE001 - a curve from an unknown recipe still plots
-            r = None
-        if r is not None and r.analytic is not None:
-            analytic = r.analytic(curve)
+def plot_curve(curve: Any, out: str | Path, analytic: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
+    """PNG of a TransferCurve: median, spread bands and ``analytic`` (the law it should follow)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     curve.plot(ax=ax, analytic=analytic)
@@ -82,19 +74,77 @@ def plot_curve_file(path: str | Path, out: str | Path) -> None:
     save_figure(fig, out)
 
 
-def plot_sweep_file(path: str | Path, out: str | Path, measure: str | None = None) -> None:
-    """PNG of a sweep dataset: a measure against the first swept parameter with its spread."""
-    from .errors import UsageError
-    from .sweep import load_dataset, plot_sweep
-    ds = load_dataset(path)
-    names = [k for k in ds.data_vars if k not in ("error", "ok") and not k.startswith("mc_")]
+def sweep_measures(ds) -> list[str]:
+    """The measures a sweep dataset holds (not its bookkeeping variables)."""
+    return [k for k in ds.data_vars if k not in ("error", "ok") and not k.startswith("mc_")]
+
+
+def plot_sweep_figure(ds, out: str | Path, measure: str | None = None, source: str = "the sweep") -> None:
+    """PNG of a sweep: ``measure`` (default: the first) against the first swept parameter."""
+    names = sweep_measures(ds)
     if measure is None:
         if not names:
-            raise UsageError(f"{path}: the sweep holds no measures")
+            raise UsageError(f"{source}: the sweep holds no measures")
         measure = names[0]
     elif measure not in ds.data_vars:
-        raise UsageError(f"{path}: no measure {measure!r}; have {', '.join(names)}")
+        raise UsageError(f"{source}: no measure {measure!r}; have {', '.join(names)}")
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     plot_sweep(ds, measure, ax)
     save_figure(fig, out)
+
+
+def plot_sweep(ds, measure: str, ax=None):
+    """Plot ``measure`` against the first swept parameter, with the Monte Carlo spread.
+
+    With an ``mc`` dimension: the median and a 5-95 % band over the samples;
+    one line per combination of the other dimensions (corners, other axes).
+    Returns the matplotlib Axes.
+    """
+    if measure not in ds:
+        raise UsageError(f"no measure {measure!r} in the dataset; have: "
+                         f"{', '.join(k for k in ds.data_vars if k not in ('error', 'ok'))}")
+    if ax is None:
+        _, ax = _pyplot().subplots(figsize=(6, 4))
+    da = ds[measure]
+    plan = json.loads(ds.attrs.get("plan", "{}"))
+    axes = [a["name"] for a in plan.get("vary", []) if a["name"] in da.dims]
+    if not axes:
+        raise UsageError("the dataset has no swept parameter to plot against")
+    x = axes[0]
+    others = [d for d in da.dims if d not in (x, "mc")]
+    for combo, sub in _combinations(da, others):
+        xs = np.asarray(sub[x].values, dtype=float)
+        label = ", ".join(f"{d}={_label(v)}" for d, v in combo) or None
+        if "mc" in sub.dims:
+            vals = np.asarray(sub.transpose(x, "mc").values, dtype=float)
+            lo, med, hi = np.nanquantile(vals, [0.05, 0.5, 0.95], axis=1)
+            line, = ax.plot(xs, med, marker=".", label=f"{label + ': ' if label else ''}median")
+            ax.fill_between(xs, lo, hi, color=line.get_color(), alpha=0.25,
+                            label=f"{label + ': ' if label else ''}5-95 %")
+        else:
+            ax.plot(xs, np.asarray(sub.values, dtype=float), marker=".", label=label)
+    spacing = ds[x].attrs.get("spacing", "")
+    if spacing == "log":
+        ax.set_xscale("log")
+    ax.set_xlabel(f"{x} [{ds[x].attrs.get('units', '')}]".replace(" []", ""))
+    ax.set_ylabel(f"{measure} [{da.attrs.get('units', '')}]".replace(" []", ""))
+    ax.set_title(f"{ds.attrs.get('circuit', '')}: {measure} vs {x}")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize="small")
+    return ax
+
+
+def _combinations(da, dims: list[str]):
+    import itertools
+    if any(d.endswith("_index") for d in dims):
+        raise UsageError(f"{da.name} is an array measure; plot_sweep draws scalar measures")
+    sizes = [range(da.sizes[d]) for d in dims]
+    for idx in itertools.product(*sizes):
+        sel = dict(zip(dims, idx, strict=True))
+        combo = [(d, da[d].values[i]) if d in da.coords else (d, i) for d, i in sel.items()]
+        yield combo, da.isel(sel)
+
+
+def _label(v: Any) -> str:
+    return f"{v:g}" if isinstance(v, (float, np.floating)) else str(v)

@@ -12,10 +12,10 @@ key                    content
 ``inputs``             ``(T, n_in)`` int 0/1, the input of each step
 ``h``                  ``(T, n_hidden)`` float, expected state after each step
 ``y``                  ``(T, n_hidden)`` int 0/1, expected output of each step
-``w_z w_h b_z b_h``    weight and bias codes (:class:`pycircuits.mingru.MinGRUWeights`)
+``w_z w_h b_z b_h``    weight and bias codes (:class:`pycircuits.twins.mingru.MinGRUWeights`)
 ``theta``              ``(n_hidden,)`` output thresholds (state units)
 ``h0``                 initial state (scalar or ``(n_hidden,)``)
-``quantization``       JSON of :class:`pycircuits.mingru.Quantization`
+``quantization``       JSON of :class:`pycircuits.twins.mingru.Quantization`
 ``tol_h_lsb``          state tolerance in LSB of a 6-bit state range (default 2)
 ``min_agreement``      minimum fraction of steps whose outputs all agree (default 0.99)
 ``provenance``         JSON, free form (who recorded it, from what model, when)
@@ -44,8 +44,8 @@ from typing import Any
 import numpy as np
 
 from .errors import FileFormatError, ParameterError, UsageError
-from .io import atomic_write, atomic_write_text
-from .mingru import MinGRUWeights, Quantization, mingru_reference, random_weights, save_weights
+from .files import atomic_write, atomic_write_text
+from .twins.mingru import MinGRUWeights, Quantization, mingru_reference, random_weights, save_weights
 
 TRACE_FORMAT = "pycircuits-trace"
 TRACE_VERSION = 1
@@ -75,7 +75,7 @@ def record_trace(weights: MinGRUWeights, inputs: np.ndarray, q: Quantization | N
     """Run the software twin on ``inputs`` and keep everything a regression needs."""
     q = q or Quantization()
     h, y, _ = mingru_reference(weights, inputs, q, h0=h0)
-    prov = {"model": "pycircuits.mingru.mingru_reference", "recorded": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    prov = {"model": "pycircuits.twins.mingru.mingru_reference", "recorded": time.strftime("%Y-%m-%dT%H:%M:%S"),
             **(provenance or {})}
     return Trace("scgru", np.asarray(inputs, dtype=np.int64), h, y, weights, q,
                  np.asarray(h0, dtype=float), tol_h_lsb, min_agreement, prov)
@@ -210,9 +210,9 @@ def regress(circuit: str, traces: str | Path, out_dir: str | Path | None = None,
     if trace.circuit != circuit:
         raise FileFormatError(f"{traces}: the trace is for circuit {trace.circuit}, not {circuit}")
     if out_dir is not None:
-        from .io import check_writable
+        from .files import check_writable
         check_writable(Path(out_dir) / "summary.json")
-    from .run import run_circuit
+    from .circuits.run import run_circuit
     with tempfile.TemporaryDirectory(prefix="pycircuits-regress-") as tmp:
         values = {**circuit_values(trace, Path(tmp)), **(overrides or {})}
         res = run_circuit(circuit, values, pdk=pdk, corner=corner)
@@ -262,7 +262,7 @@ def write_report(report: Report, out: Path) -> None:
 def record_random(n_in: int, n_hidden: int, n_steps: int, seed: int, p_one: float = 0.5,
                   weights_file: str | None = None, h0: float = 0.0, gate_slope: float = 1.0) -> Trace:
     """A trace of the software twin on random binary inputs (weights random or from a file)."""
-    from .mingru import load_weights
+    from .twins.mingru import load_weights
     rng = np.random.default_rng(seed)
     weights = load_weights(weights_file) if weights_file else random_weights(n_in, n_hidden, rng)
     inputs = (rng.random((n_steps, weights.n_in)) < p_one).astype(np.int64)

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from pycircuits.errors import FileFormatError
-from pycircuits.mingru import MinGRUWeights, mingru_reference
 from pycircuits.regress import load_trace, record_random, save_trace
+from pycircuits.twins.mingru import MinGRUWeights, mingru_reference
 
 from marks import requires_ngspice
 
@@ -27,7 +27,7 @@ def trace_file(tmp_path_factory):
 
 
 def cli(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "pycircuits.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "pycircuits", *args], capture_output=True, text=True,
                           cwd=cwd, timeout=600)
 
 

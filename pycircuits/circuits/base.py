@@ -13,7 +13,6 @@ as ``{NAME}`` so that a loaded circuit can be re-run with ``alterparam``.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from PySpice.Spice.Netlist import Circuit
 
 from ..params import Params, fmt
 from ..pdk import DEVICEMODELS, Pdk
+from ..spice.deck import rewrite_model_paths
 from ..spice.waveforms import Waveforms
 
 
@@ -84,14 +84,9 @@ def relocate_models(netlist: str, target: str | Path) -> str:
     golden netlists): ngspice resolves a relative ``.lib``/``.include`` path
     against the folder of the netlist that names it.
     """
-    base = Path(target).resolve().parent
-    rel = os.path.relpath(DEVICEMODELS, base)
-
-    def repl(m: re.Match) -> str:
-        return f'{m[1]}"{rel}/{m[2]}"'
-
-    return re.sub(rf'^(\.(?:lib|include)\s+)"{re.escape(str(DEVICEMODELS))}/([^"]+)"', repl,
-                  netlist, flags=re.MULTILINE)
+    rel = os.path.relpath(DEVICEMODELS, Path(target).resolve().parent)
+    prefix = f"{DEVICEMODELS}/"
+    return rewrite_model_paths(netlist, lambda p: f"{rel}/{p[len(prefix):]}" if p.startswith(prefix) else None)
 
 
 Measure = Callable[[Waveforms, Any], dict[str, Any]]

@@ -85,7 +85,6 @@ sweeps re-run with ``alterparam`` only over the ``.param`` values.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,6 +95,7 @@ from ..extract.measures import charge, crossing_time, crossing_times, energy, pe
 from ..params import Params, fmt, param
 from ..pdk import Pdk, device_model
 from ..spice.waveforms import Waveforms
+from ..twins.denram import state_of
 from .base import CircuitDef, Netlist, register
 
 _EDGE_S = 1e-9  # rise/fall time of the input spikes, power-on reset and one-shots
@@ -186,19 +186,6 @@ class DenramParams(Params):
                         f"[rram_r_lrs, rram_r_hrs] = [{lo:g}, {hi:g}] Ohm")
         if max(self.t_in) + self.t_pre_width >= self.t_stop:
             raise ParameterError(f"t_stop={self.t_stop:g} s ends before the last input spike")
-
-
-def state_of(r: float, r_lrs: float, r_hrs: float) -> float:
-    """RRAM state x in [0, 1] giving resistance ``r`` (Ohm) on the log-interpolated band."""
-    return math.log(r_hrs / r) / math.log(r_hrs / r_lrs)
-
-
-def rc_delay_law(r: float, c: float, vth_frac: float) -> float:
-    """Analytic ``rc`` delay (s): R*C*ln(VDD/(VDD - Vth)) with Vth = vth_frac*VDD."""
-    return r * c * math.log(1.0 / (1.0 - vth_frac))
-
-
-# --------------------------------------------------------------------------- netlist blocks
 
 
 def _latch(net: Netlist, k: int, vdd: float) -> None:

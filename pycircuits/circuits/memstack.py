@@ -85,14 +85,9 @@ from ..errors import ParameterError
 from ..extract.measures import charge, crossing_times, fit_exponential
 from ..params import Params, fmt, param
 from ..pdk import Pdk, device_model
+from ..twins import memstack as twin
+from ..twins.memstack import C_MAX_F, C_MIN_F, G_MAX_S, G_MIN_S, V_OPERATE_MAX_V, V_POL_FULL_V, V_SET_V
 from .base import CircuitDef, Netlist, pwl, register
-
-# memstack.lib defaults the generator relies on (keep in step with the .lib header)
-C_MIN_F, C_MAX_F = 50e-15, 500e-15  # capacitance range
-G_MIN_S, G_MAX_S = 1e-6, 100e-6  # conductance range
-V_SET_V = 2.0  # x switches only beyond +-V_SET_V
-V_POL_FULL_V = 1.5  # v_c + v_cw: every domain switches beyond this
-V_OPERATE_MAX_V = 0.3  # reads and operation stay below this
 
 _EDGE_S = 1e-9  # edges of programming and read pulses
 _GUARD_S = 2e-9  # read plateau before / after the conveyor window
@@ -115,9 +110,9 @@ class MemstackParams(Params):
 
     n_x: int = param(5, "", "SET pulses programming x of the synapse stack (G grows with it)",
                      min=0, max=200)
-    a_x: float = param(2.5, "V", "amplitude of the x SET pulses (beyond the 2 V threshold)",
+    a_x: float = param(twin.A_X_V, "V", "amplitude of the x SET pulses (beyond the 2 V threshold)",
                        min=V_SET_V + 0.05, max=4.0)
-    t_px: float = param(100e-9, "s", "width of each x pulse", min=10e-9, max=10e-6)
+    t_px: float = param(twin.T_PX_S, "s", "width of each x pulse", min=10e-9, max=10e-6)
     a_erase: float = param(1.8, "V", "magnitude of the negative y-erase pulse (full polarization "
                            "switching from 1.5 V, below the 2 V RESET threshold)", min=V_POL_FULL_V,
                            max=V_SET_V - 0.05)
@@ -126,12 +121,12 @@ class MemstackParams(Params):
                      min=0, max=500)
     a_y: float = param(1.5, "V", "amplitude of the y pulses (coercive ~1 V; below 2 V so x "
                        "stays)", min=0.3, max=V_SET_V - 0.05)
-    t_py: float = param(100e-9, "s", "width of each y pulse", min=10e-9, max=10e-6)
-    g_leak: float = param(10e-9, "S", "membrane leak conductance (tau = C(y)/g_leak, "
+    t_py: float = param(twin.T_PY_S, "s", "width of each y pulse", min=10e-9, max=10e-6)
+    g_leak: float = param(twin.G_LEAK_S, "S", "membrane leak conductance (tau = C(y)/g_leak, "
                           "50 ns..5 ms over the range)", min=1e-10, max=1e-6)
-    v_read: float = param(0.2, "V", "read pulse amplitude across the synapse stack",
+    v_read: float = param(twin.V_READ_V, "V", "read pulse amplitude across the synapse stack",
                           min=0.0, min_exclusive=True, max=V_OPERATE_MAX_V)
-    t_read: float = param(10e-9, "s", "conveyor window per input spike (charge = G*v_read*t_read)",
+    t_read: float = param(twin.T_READ_S, "s", "conveyor window per input spike (charge = G*v_read*t_read)",
                           min=1e-9, max=10e-6)
     spike_times: tuple = param((1e-6, 2e-6, 3e-6, 4e-6, 20e-6), "s",
                                "input spike times after the start of the operating phase "

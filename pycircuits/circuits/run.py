@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,10 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from .errors import FileFormatError, ParameterError, UsageError
-from .io import atomic_write
-from .params import fmt, parse_number
-from .spice import Waveforms, run_batch, simulate
+from ..errors import FileFormatError, UsageError
+from ..files import atomic_write, jsonable
+from ..spice import Waveforms, run_batch, simulate
+from ..spice.deck import absolutize_includes, set_params
 
 
 @dataclass
@@ -31,7 +30,7 @@ class RunResult:
 
     def measures_jsonable(self) -> dict[str, Any]:
         """Measures with arrays as lists and NaN as None (for JSON)."""
-        return {k: _jsonable(v) for k, v in self.measures.items()}
+        return {k: jsonable(v) for k, v in self.measures.items()}
 
     def summary_lines(self) -> list[str]:
         """Human-readable lines: one per measure, arrays shortened."""
@@ -56,7 +55,7 @@ class RunResult:
             else:
                 ds[f"m_{k}"] = xr.DataArray(arr, dims=(f"{k}_index",))
         ds.attrs.update({"circuit": self.name, "pdk": self.pdk, "corner": self.corner,
-                         "params": json.dumps(_jsonable(self.params.as_dict()) if self.params else {}),
+                         "params": json.dumps(jsonable(self.params.as_dict()) if self.params else {}),
                          "netlist": self.netlist})
         return ds
 
@@ -75,21 +74,10 @@ class RunResult:
 
     def plot(self, path: Path) -> None:
         """PNG of the key waveforms (the circuit's own plot when it has one)."""
-        from .plots import plot_run
-        plot_run(self, path)
-
-
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, dict):
-        return {k: _jsonable(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple, np.ndarray)):
-        return [_jsonable(x) for x in np.asarray(v).tolist()] if not isinstance(v, (list, tuple)) \
-            else [_jsonable(x) for x in v]
-    if isinstance(v, (float, np.floating)):
-        return None if not np.isfinite(v) else float(v)
-    if isinstance(v, np.integer):
-        return int(v)
-    return v
+        from ..plots import plot_run
+        from . import get
+        plot_run(self.waveforms, path, self.name, get(self.name).plot if self.params is not None else None,
+                 self.params)
 
 
 def _short(v: Any) -> str:
@@ -112,23 +100,12 @@ def execute(netlist: str, backend: str, raw: str | None = None) -> Waveforms:
 def run_circuit(name: str, values: Mapping[str, Any] | None = None, pdk: str = "generic130",
                 corner: str = "tt", backend: str = "session", raw: str | None = None) -> RunResult:
     """Generate circuit ``name`` with ``values``, simulate it and compute its measures."""
-    from .circuits import generate
+    from . import generate
     defn, params, net = generate(name, values, pdk, corner)
     text = str(net)
     waves = execute(text, backend, raw)
     return RunResult(name=name, netlist=text, waveforms=waves, measures=defn.measure(waves, params),
                      params=params, pdk=pdk, corner=corner)
-
-
-def set_netlist_params(text: str, values: Mapping[str, Any]) -> str:
-    """Replace the values of existing ``.param NAME=VALUE`` lines (numbers only)."""
-    for name, raw in values.items():
-        value = fmt(parse_number(raw, name))
-        pattern = re.compile(rf"^(\.param\s+{re.escape(name)}\s*=\s*)\S+\s*$", re.IGNORECASE | re.MULTILINE)
-        text, n = pattern.subn(lambda m, v=value: m[1] + v, text)
-        if n == 0:
-            raise ParameterError(f"the netlist has no '.param {name}=...' line to set")
-    return text
 
 
 def run_netlist_file(path: Path, values: Mapping[str, Any] | None = None, backend: str = "session",
@@ -138,19 +115,5 @@ def run_netlist_file(path: Path, values: Mapping[str, Any] | None = None, backen
         text = path.read_text()
     except (OSError, UnicodeDecodeError) as exc:
         raise FileFormatError(f"cannot read netlist {path}: {getattr(exc, 'strerror', exc)}") from None
-    text = absolutize_includes(set_netlist_params(text, values or {}), path.resolve().parent)
+    text = absolutize_includes(set_params(text, values or {}), path.resolve().parent)
     return RunResult(name=path.name, netlist=text, waveforms=execute(text, backend, raw))
-
-
-def absolutize_includes(text: str, base: Path) -> str:
-    """Make relative ``.lib``/``.include`` paths absolute against ``base``.
-
-    ngspice -b resolves them against the netlist's folder, but a netlist
-    loaded into libngspice from memory has no folder: this keeps both alike.
-    """
-    def repl(m: re.Match) -> str:
-        p = Path(m[2])
-        return f'{m[1]}"{p if p.is_absolute() else (base / p).resolve()}"{m[3]}'
-
-    return re.sub(r'^(\.(?:lib|include|inc)\s+)"?([^"\s]+)"?(.*)$', repl, text,
-                  flags=re.MULTILINE | re.IGNORECASE)

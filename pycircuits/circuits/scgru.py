@@ -1,6 +1,6 @@
 """``scgru``: switched-capacitor minGRU core (arXiv 2505.08599), one column per hidden unit.
 
-Software twin: :mod:`pycircuits.mingru` with the same quantization
+Software twin: :mod:`pycircuits.twins.mingru` with the same quantization
 (:func:`quantization_of`; :func:`reference` runs it on the same weights and
 inputs).  Values are voltages ``V = V_mid + v_swing * value`` with
 ``V_mid = VDD/2`` and ``v_swing = v_swing_frac * VDD`` (0.6 V and 0.45 V on
@@ -81,7 +81,7 @@ current the line sources), so ``energy_j`` -- the energy from the one ``vdd``
 source -- is comparators + all charge taken from the reference lines; clock
 and gate drivers are not counted.
 
-Weights: ``weights_file`` (``.npz`` from :func:`pycircuits.mingru.save_weights`),
+Weights: ``weights_file`` (``.npz`` from :func:`pycircuits.twins.mingru.save_weights`),
 else ``weights=inline`` (tuples ``w_z``, ``w_h`` row-major ``(n_hidden, n_in)``,
 ``b_z``, ``b_h``, ``theta``), else ``random_weights`` of ``weight_seed``.
 Inputs: ``inputs_file`` (``.npy``, ``.npz`` with key ``x``, or text / csv of
@@ -103,9 +103,9 @@ import numpy as np
 
 from ..errors import ParameterError
 from ..extract.measures import energy
-from ..mingru import MinGRUWeights, Quantization, check_inputs, load_weights, mingru_reference, random_weights
 from ..params import Params, fmt, param, path_param
 from ..pdk import Pdk
+from ..twins.mingru import MinGRUWeights, Quantization, check_inputs, load_weights, mingru_reference, random_weights
 from .base import CircuitDef, Netlist, pwl, register
 
 N_BITS = 6  # gate resolution = bits of the capacitor array
@@ -156,7 +156,7 @@ class ScgruParams(Params):
     inputs_file: str = path_param("binary inputs, one row per step (.npy, .npz key x, or text)")
     weights: str = param("seed", "", "weight source when no weights_file: random of weight_seed, or "
                          "the inline tuples", choices=("seed", "inline"))
-    weights_file: str = path_param(".npz weights from pycircuits.mingru.save_weights")
+    weights_file: str = path_param(".npz weights from pycircuits.twins.mingru.save_weights")
     weight_seed: int = param(1, "", "seed of random_weights (weights=seed)", min=0, max=2**32 - 1)
     w_z: tuple = param(_DEFAULT_WZ, "", "inline z weight codes 0..3, row-major (n_hidden, n_in)",
                        min=0, max=3)
@@ -545,7 +545,7 @@ register(CircuitDef(
     measures={
         "h_v": "V: state after each step (charge-weighted mean of the state caps at the step end); "
                "flattened (n_steps, n_hidden) step-major",
-        "h": "state units: (h_v - V_mid)/v_swing, comparable to pycircuits.mingru.mingru_reference",
+        "h": "state units: (h_v - V_mid)/v_swing, comparable to pycircuits.twins.mingru.mingru_reference",
         "y": "0/1: StrongARM output per step and unit (1 when the state is above theta)",
         "mac_v": "V: h MAC (candidate h~) bus at the end of phi2, per step and unit",
         "mac_z_v": "V: z MAC bus at the end of phi2, per step and unit",

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 
-from .errors import PycircuitsError
+import click
+
+from ..errors import PycircuitsError
 
 
 def report(echo: Callable[[str], None]) -> bool:
     """Print ngspice, library, backends and PDKs; return False when the engine is unusable."""
-    from . import __version__
-    from .pdk import DEVICEMODELS, sky130_library
-    from .spice.messages import ngspice_executable, ngspice_version
+    from .. import __version__
+    from ..pdk import DEVICEMODELS, sky130_library
+    from ..spice.messages import ngspice_executable, ngspice_version
     ok = True
     echo(f"pycircuits {__version__}")
     try:
@@ -21,7 +24,7 @@ def report(echo: Callable[[str], None]) -> bool:
         ok = False
     for backend in ("session", "batch"):
         try:
-            from .run import run_circuit
+            from ..circuits.run import run_circuit
             r = run_circuit("rc", backend=backend)
             echo(f"backend {backend:7s} ok ({r.waveforms.ngspice_version}, rc tau = {r.measures['tau_s']:.4g} s)")
         except PycircuitsError as exc:
@@ -29,7 +32,7 @@ def report(echo: Callable[[str], None]) -> bool:
             ok = False
     if ok:
         echo(f"xspice         {_xspice_status()}")
-        from .spice.ngshared import NgShared
+        from ..spice.ngshared import NgShared
         echo(f"libngspice     {NgShared.get()._ng.library_path}")
     echo(f"generic130     {DEVICEMODELS / 'generic130.lib'}")
     lib = sky130_library()
@@ -49,10 +52,20 @@ R1 b 0 1k
 
 def _xspice_status() -> str:
     """Whether ngspice's XSPICE code models load (the denram one-shots need them)."""
-    from .spice import simulate
+    from ..spice import simulate
     try:
         w = simulate(_XSPICE_PROBE, backend="batch")
     except PycircuitsError as exc:
         return f"code models MISSING ({exc}); denram needs them"
     gain = float(w["v(b)"][0])
     return "code models load (analog.cm)" if abs(gain - 2.0) < 1e-9 else f"code model gave {gain}, expected 2"
+
+
+@click.command()
+def doctor() -> None:
+    """Report ngspice, its library, the backends and the PDKs found."""
+    ok = report(click.echo)
+    sys.exit(0 if ok else 2)
+
+
+commands = [doctor]

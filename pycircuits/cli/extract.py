@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .errors import UsageError
+from ..errors import UsageError
 
 
 @click.command("extract")
@@ -22,8 +22,9 @@ from .errors import UsageError
 @click.option("--sweep-out", type=click.Path(dir_okay=False), help="with --run, also keep the sweep dataset")
 def extract_cmd(recipe_name, sweep_file, output, list_, run_, mc, seed, jobs, params, sweep_out) -> None:
     """Make a TransferCurve (JSON) from SWEEP.nc with RECIPE, or run its sweep first (--run)."""
-    from .extract.recipes import build_curve, get_recipe, recipe_names, run_recipe_sweep
-    from .params import parse_assignments
+    from ..extract.recipes import build_curve, get_recipe, recipe_names
+    from ..flows import run_recipe_sweep
+    from ..params import parse_assignments
     if list_:
         for name in recipe_names():
             r = get_recipe(name)
@@ -34,7 +35,7 @@ def extract_cmd(recipe_name, sweep_file, output, list_, run_, mc, seed, jobs, pa
     r = get_recipe(recipe_name)
     if not output:
         raise UsageError("give the curve file with -o CURVE.json")
-    from .io import check_writable
+    from ..files import check_writable
     check_writable(output)
     if run_:
         if sweep_file:
@@ -45,7 +46,7 @@ def extract_cmd(recipe_name, sweep_file, output, list_, run_, mc, seed, jobs, pa
         if not sweep_file:
             raise UsageError(f"give the sweep dataset, or --run to simulate it (recipe {r.name} needs a sweep "
                              f"of {r.circuit})")
-        from .sweep import load_dataset
+        from ..sweep import load_dataset
         ds = load_dataset(sweep_file)
     curve = build_curve(r, ds)
     curve.to_json(output)
@@ -61,7 +62,7 @@ def extract_cmd(recipe_name, sweep_file, output, list_, run_, mc, seed, jobs, pa
 @click.option("--measure", help="for a sweep: the measure to draw (default: the first)")
 def plot_cmd(file: str, output: str | None, measure: str | None) -> None:
     """Draw a TransferCurve (.json, with its spread and law) or a sweep (.nc, measure vs parameter)."""
-    from .plots import plot_curve_file, plot_sweep_file
+    from ..flows import plot_curve_file, plot_sweep_file
     path = Path(file)
     out = Path(output) if output else path.with_suffix(".png")
     if path.suffix == ".json":

@@ -1,7 +1,6 @@
 """``pycircuits network``: run the network-level experiments on simulated chips.
 
-A thin click layer over :mod:`pycircuits.network.experiments`; attached to the
-main command line by ``pycircuits.cli._register_optional``.
+A thin click layer over :mod:`pycircuits.studies`.
 """
 
 from __future__ import annotations
@@ -19,10 +18,10 @@ def network_group() -> None:
 @network_group.command("list")
 def list_experiments() -> None:
     """List the experiments."""
-    from .network.experiments import EXPERIMENTS, experiment_names
+    from ..studies import STUDIES, experiment_names
 
     for name in experiment_names():
-        click.echo(f"{name:10s} {EXPERIMENTS[name][-1]}")
+        click.echo(f"{name:10s} {STUDIES[name].doc}")
 
 
 @network_group.command("run")
@@ -35,7 +34,7 @@ def list_experiments() -> None:
 @click.option("--seed", type=int, default=0, show_default=True, help="experiment seed (data, chips, training)")
 def run(name: str, curves: str | None, output: str | None, quick: bool, seed: int) -> None:
     """Run experiment NAME and print its table (ours vs published)."""
-    from .network.experiments import format_table, run_experiment
+    from ..studies import format_table, run_experiment
 
     result = run_experiment(name, curves_dir=curves, out_dir=output, quick=quick, seed=seed)
     click.echo(format_table(result["table"]))

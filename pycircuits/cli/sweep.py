@@ -1,7 +1,6 @@
 """``pycircuits sweep``: the command-line face of :func:`pycircuits.sweep.sweep`.
 
-Attached to the ``pycircuits`` group by ``cli._register_optional`` through
-:data:`commands`.  It parses, calls the library and prints a summary; every
+It parses, calls the library and prints a summary; every
 check lives in the library, so errors come back as one line and exit 2.
 """
 
@@ -12,13 +11,13 @@ from typing import Any
 import click
 import numpy as np
 
-from .errors import SimulationError, UsageError
+from ..errors import SimulationError, UsageError
 
 
 def _number(text: str | None, what: str, kind: type = int) -> Any:
     if text is None:
         return None
-    from .params import parse_number
+    from ..params import parse_number
     try:
         value = parse_number(text, what)
     except UsageError:
@@ -82,9 +81,9 @@ def sweep_cmd(circuit: str | None, vary: tuple[str, ...], params: tuple[str, ...
               jobs: str | None, scheduler: str | None, cache_dir: str | None, no_cache: bool,
               keep_waveforms: bool, timeout_s: str, recycle: str, output: str | None) -> None:
     """Sweep CIRCUIT over parameters, Monte Carlo samples and corners; write SWEEP.nc and SWEEP.csv."""
-    from .params import parse_assignments
-    from .sweep import load_plan_file, sweep
-    from .sweep.dataset import csv_path
+    from ..params import parse_assignments
+    from ..sweep import load_plan_file, sweep
+    from ..sweep.dataset import csv_path
     spec: dict[str, Any] = load_plan_file(plan_file) if plan_file else {}
     if circuit and spec.get("circuit") and spec["circuit"] != circuit:
         raise UsageError(f"circuit {circuit} given, but the sweep file is for {spec['circuit']}")

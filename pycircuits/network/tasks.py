@@ -1,8 +1,9 @@
-"""Spiking benchmark tasks, generated offline and deterministic per seed.
+"""Benchmark tasks, generated offline and deterministic per seed.
 
-Every generator returns ``(X, y)``: ``X`` spikes of shape (n_samples, time,
-channels), float32 in {0, 1}, and ``y`` integer labels (int64).  The same
-seed gives the same arrays; different seeds give different samples.
+Every spiking generator returns ``(X, y)``: ``X`` spikes of shape (n_samples,
+time, channels), float32 in {0, 1}, and ``y`` integer labels (int64).  The
+same seed gives the same arrays; different seeds give different samples.
+:func:`digits_task` gives analog 8x8 digits for the non-spiking studies.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ __all__ = [
     "load_shd",
     "mts_xor",
 ]
+
+
+MTS_DT_S = 0.01  # s, MTS-XOR step *(published)*
 
 
 def _positive_int(name: str, value: int) -> int:
@@ -376,3 +380,58 @@ def load_shd(
     x = np.zeros((labels.size, n_steps, n_channels), dtype=np.float32)
     x[s_all[keep], bins[keep], u_all[keep] * n_channels // _SHD_UNITS] = 1.0
     return x, labels
+
+
+# ------------------------------------------------------------------ 8x8 digits
+
+# Ten 8x8 digit glyphs (X = ink) that the synthetic digits are drawn from.
+_GLYPHS = [
+    ["..XXXX..", ".XX..XX.", ".X....X.", ".X....X.", ".X....X.", ".X....X.", ".XX..XX.", "..XXXX.."],
+    ["...XX...", "..XXX...", ".X.XX...", "...XX...", "...XX...", "...XX...", "...XX...", ".XXXXXX."],
+    ["..XXXX..", ".X....X.", "......X.", ".....X..", "....X...", "...X....", "..X.....", ".XXXXXX."],
+    ["..XXXX..", ".X....X.", "......X.", "...XXX..", "......X.", "......X.", ".X....X.", "..XXXX.."],
+    [".....X..", "....XX..", "...X.X..", "..X..X..", ".X...X..", ".XXXXXX.", ".....X..", ".....X.."],
+    [".XXXXXX.", ".X......", ".X......", ".XXXXX..", "......X.", "......X.", ".X....X.", "..XXXX.."],
+    ["...XXX..", "..X.....", ".X......", ".XXXXX..", ".X....X.", ".X....X.", ".X....X.", "..XXXX.."],
+    [".XXXXXX.", "......X.", ".....X..", ".....X..", "....X...", "....X...", "...X....", "...X...."],
+    ["..XXXX..", ".X....X.", ".X....X.", "..XXXX..", ".X....X.", ".X....X.", ".X....X.", "..XXXX.."],
+    ["..XXXX..", ".X....X.", ".X....X.", ".X....X.", "..XXXXX.", "......X.", ".....X..", "..XXX..."],
+]
+
+
+
+def _glyphs() -> np.ndarray:
+    return np.array([[[c == "X" for c in row] for row in g] for g in _GLYPHS], dtype=float)
+
+
+def digits_task(seed: int, n_train: int, n_test: int) -> tuple[np.ndarray, ...]:
+    """(x_train, y_train, x_test, y_test, perm): 64-pixel digits, inputs in ~[-1, 1]; ``perm`` gives task B."""
+    rng = np.random.default_rng(seed)
+    try:  # pragma: no cover - sklearn absent in the reference environment
+        from sklearn.datasets import load_digits
+
+        d = load_digits()
+        x_all, y_all = d.data / 8.0 - 1.0, d.target.astype(int)
+        order = rng.permutation(len(y_all))
+        n_train = min(n_train, len(y_all) - n_test)
+        x_all, y_all = x_all[order], y_all[order]
+        xtr, ytr = x_all[:n_train], y_all[:n_train]
+        xte, yte = x_all[n_train:n_train + n_test], y_all[n_train:n_train + n_test]
+    except ImportError:
+        g = _glyphs()
+
+        def draw(n: int) -> tuple[np.ndarray, np.ndarray]:
+            y = rng.integers(0, 10, n)
+            img = g[y].copy()
+            sx, sy = rng.integers(-1, 2, n), rng.integers(-1, 2, n)
+            for i in range(n):
+                img[i] = np.roll(np.roll(img[i], sy[i], axis=0), sx[i], axis=1)
+            img *= rng.uniform(0.6, 1.0, (n, 1, 1))
+            img = np.where(rng.random(img.shape) < 0.03, 1.0 - img, img)  # pixel flips
+            img += 0.2 * rng.standard_normal(img.shape)
+            return 2.0 * img.reshape(n, 64) - 1.0, y
+
+        xtr, ytr = draw(n_train)
+        xte, yte = draw(n_test)
+    perm = rng.permutation(64)
+    return xtr, ytr, xte, yte, perm

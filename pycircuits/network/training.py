@@ -99,26 +99,48 @@ class Sequential:
 
 
 class Adam:
-    """Adam (Kingma & Ba) over (params, grads) dict pairs, updating in place.
+    """Adam (Kingma & Ba), the one optimiser of the network side.
 
-    ``step()`` reads the current arrays of each grads dict, so the dicts must
-    be the live ones a layer fills in ``backward``.  ``grad_clip`` bounds the
-    global L2 norm of all gradients before the update.
+    Two ways to use it:
+
+    * ``Adam(pairs, ...)`` over (params, grads) dict pairs; :meth:`step`
+      updates the params in place.  It reads the current arrays of each grads
+      dict, so the dicts must be the live ones a layer fills in ``backward``;
+      ``grad_clip`` bounds the global L2 norm of all gradients first.
+    * ``Adam.for_shapes(shapes, lr)``; :meth:`deltas` returns the step for a
+      list of gradients without applying it, for learning rules that shape
+      the step before it reaches the weights (the metaplastic rule).
+
+    ``eps_on_corrected`` chooses where ``eps`` enters, the two forms of the
+    Adam paper: ``False`` (its efficient form, section 2)
+    ``-lr sqrt(1-b2^t)/(1-b1^t) m / (sqrt(v) + eps)``; ``True`` (its
+    Algorithm 1) ``-lr m_hat / (sqrt(v_hat) + eps)``.
     """
 
     def __init__(
         self,
-        pairs: Sequence[tuple[dict[str, np.ndarray], dict[str, np.ndarray]]],
+        pairs: Sequence[tuple[dict[str, np.ndarray], dict[str, np.ndarray]]] = (),
         lr: float = 1e-3,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         grad_clip: float | None = None,
+        eps_on_corrected: bool = False,
     ) -> None:
         self.pairs = list(pairs)
         self.lr, self.betas, self.eps, self.grad_clip = lr, betas, eps, grad_clip
+        self.eps_on_corrected = eps_on_corrected
         self.t = 0
         self._m = [{k: np.zeros_like(v) for k, v in p.items()} for p, _ in self.pairs]
         self._v = [{k: np.zeros_like(v) for k, v in p.items()} for p, _ in self.pairs]
+
+    @classmethod
+    def for_shapes(cls, shapes: Sequence[tuple[int, ...]], lr: float, betas: tuple[float, float] = (0.9, 0.999),
+                   eps: float = 1e-8, eps_on_corrected: bool = True) -> Adam:
+        """An optimiser whose :meth:`deltas` takes one gradient per shape (float64 moments)."""
+        opt = cls((), lr, betas, eps, None, eps_on_corrected)
+        opt._m = [{"": np.zeros(s)} for s in shapes]
+        opt._v = [{"": np.zeros(s)} for s in shapes]
+        return opt
 
     def _entries(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
         for (params, grads), m, v in zip(self.pairs, self._m, self._v, strict=True):
@@ -126,22 +148,32 @@ class Adam:
                 if name in grads:
                     yield p, grads[name], m[name], v[name]
 
+    def _delta(self, g: np.ndarray, m: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """Update the moments ``m``, ``v`` in place with gradient ``g``; return the step."""
+        b1, b2 = self.betas
+        m *= b1
+        m += (1 - b1) * g
+        v *= b2
+        v += (1 - b2) * g * g
+        if self.eps_on_corrected:
+            return -self.lr * (m / (1 - b1**self.t)) / (np.sqrt(v / (1 - b2**self.t)) + self.eps)
+        lr_t = self.lr * np.sqrt(1 - b2**self.t) / (1 - b1**self.t)
+        return -(lr_t * m / (np.sqrt(v) + self.eps))
+
     def step(self) -> None:
         """Apply one update to every parameter that has a gradient."""
         self.t += 1
-        b1, b2 = self.betas
         scale = 1.0
         if self.grad_clip is not None:
             norm = np.sqrt(sum(float(np.sum(g.astype(np.float64) ** 2)) for _, g, _, _ in self._entries()))
             scale = min(1.0, self.grad_clip / (norm + 1e-12))
-        lr_t = self.lr * np.sqrt(1 - b2**self.t) / (1 - b1**self.t)
         for p, g, m, v in self._entries():
-            g = g * scale
-            m *= b1
-            m += (1 - b1) * g
-            v *= b2
-            v += (1 - b2) * g * g
-            p -= (lr_t * m / (np.sqrt(v) + self.eps)).astype(p.dtype, copy=False)
+            p += self._delta(g * scale, m, v).astype(p.dtype, copy=False)
+
+    def deltas(self, grads: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """The step for each gradient (one per shape of :meth:`for_shapes`), not applied."""
+        self.t += 1
+        return [self._delta(g, m[""], v[""]) for g, m, v in zip(grads, self._m, self._v, strict=True)]
 
 
 @dataclass

@@ -17,20 +17,10 @@ import time
 from pathlib import Path
 
 from ..errors import SimulationTimeout
+from .deck import analysis_of
 from .messages import ngspice_executable, ngspice_version, raise_for_errors, warnings_of
 from .rawfile import read_raw
 from .waveforms import Waveforms, netlist_hash
-
-_ANALYSIS = {"transient": "tran", "dc": "dc", "ac": "ac", "operating": "op", "noise": "noise"}
-
-
-def analysis_of(plotname: str) -> str:
-    """Short analysis name (``tran``, ``dc``, ``ac``, ``op``) of a raw plot name."""
-    low = plotname.lower()
-    for key, short in _ANALYSIS.items():
-        if key in low:
-            return short
-    return low.split()[0] if low else ""
 
 
 def run_batch(netlist: str, timeout_s: float = 600.0, raw_out: str | Path | None = None,

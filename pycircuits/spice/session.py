@@ -9,17 +9,14 @@ and removing the circuit (``remcirc``) when another replaces it.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Mapping
 
-from ..params import fmt, parse_number
+from ..params import fmt
+from .deck import PARAM_NAME, analysis_of, param_value
 from .messages import raise_for_errors, warnings_of
 from .ngshared import NgShared
 from .waveforms import Waveforms, netlist_hash
-
-_PARAM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_ANALYSIS_OF_PLOT = {"tran": "tran", "dc": "dc", "ac": "ac", "op": "op", "noise": "noise"}
 
 
 class Session:
@@ -90,10 +87,10 @@ class Session:
         wanted = {k: float(v) for k, v in (params or {}).items()}
         for name in list(self._applied):
             if name not in wanted:
-                wanted[name] = _netlist_param(netlist, name)
+                wanted[name] = param_value(netlist, name)
         changed = {k: v for k, v in wanted.items() if self._applied.get(k) != v}
         for name, value in changed.items():
-            if not _PARAM_NAME.match(name):
+            if not PARAM_NAME.match(name):
                 raise ValueError(f"bad parameter name {name!r}")
             self._ng.command(f"alterparam {name}={fmt(value)}")
         if changed or self._dirty:
@@ -112,7 +109,7 @@ class Session:
             self._ng.free_plots()
         if not vectors or plot == "const":
             raise_for_errors(lines, failed=True)
-        analysis = _ANALYSIS_OF_PLOT.get(re.sub(r"\d+$", "", plot), plot)
+        analysis = analysis_of(plot)
         return Waveforms.from_vectors(
             analysis, vectors, ngspice_version=self._ng.version,
             netlist_hash=self._loaded_hash or "", wall_time_s=time.perf_counter() - t0,
@@ -124,12 +121,3 @@ class Session:
         self._ng.free_plots()
         self._loaded_hash = None
         self._applied = {}
-
-
-def _netlist_param(netlist: str, name: str) -> float:
-    """The value a ``.param NAME=VALUE`` line of the netlist gives (numbers only)."""
-    m = re.search(rf"^\.param\s+{re.escape(name)}\s*=\s*(\S+)\s*$", netlist,
-                  re.IGNORECASE | re.MULTILINE)
-    if not m:
-        raise KeyError(f"netlist has no numeric .param {name}")
-    return parse_number(m[1], name)

@@ -72,7 +72,7 @@ The readout integrator is not a memstack neuron (its 50 ms lies below the
 programmable range) and stays exact; thresholds are ideal.
 
 **Fallback curves** (no curve files), from the documented memstack model
-(``devicemodels/memstack.lib`` and :class:`MemstackParams` defaults):
+(``devicemodels/memstack.lib`` and the cell defaults, :mod:`pycircuits.twins.memstack`):
 ``tau_c(a_y) = C(y) / (g_leak + g_pristine)``, ``C(y) = c_min + (c_max -
 c_min) y`` (50-500 fF, ratio 10), ``y = F(a_y) (1 - exp(-n_y k_pol t_py))``
 with the Preisach fraction ``F`` (smoothstep over v_c +- v_cw = 1 +- 0.5 V),
@@ -91,9 +91,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.optimize import brentq
 
-from pycircuits.circuits.memstack import C_MAX_F, C_MIN_F, G_MAX_S, G_MIN_S, V_SET_V, MemstackParams
 from pycircuits.errors import UsageError
 from pycircuits.extract.curve import TransferCurve
 from pycircuits.network.hardware import (
@@ -106,28 +104,21 @@ from pycircuits.network.hardware import (
 from pycircuits.network.layers import ALPHA_MAX, ALPHA_MIN, Dense, LeakyIntegrator, RecurrentLIF
 from pycircuits.network.tasks import ecg_anomaly, mts_xor
 from pycircuits.network.training import Sequential, evaluate, train
+from pycircuits.twins import memstack as twin
 
+from .registry import Study, register
 from .report import Row, pct, pyplot, row, save, seed_ints, stat
 
 __all__ = [
-    "DOC",
-    "HW_OPTIONS",
-    "NAME",
-    "QUICK",
-    "USES",
     "Config",
     "MemstackChip",
     "TaskConfig",
     "fallback_tau_curve",
     "fallback_weight_curve",
     "load_curves",
-    "runner",
 ]
 
-NAME = "memstack"
-DOC = "recurrent SNN on memstack chips: per-neuron trained tau (capacitive state) vs one fixed tau, memstack weights"
-HW_OPTIONS: dict[str, Any] = {}
-USES: set[str] = set()  # the curves are read with hw.curve(); metrics["curves"] names them
+# uses no HardwareModel role: the curves are read with hw.curve(); metrics["curves"] names them
 
 TAU_FILE = "memstack-tau.json"
 WEIGHT_FILE = "memstack-weight.json"
@@ -139,12 +130,6 @@ GAIN_PUBLISHED = 0.041  # MTS-XOR accuracy gain of hierarchical tau, "up to" *(p
 ECG_FS_HZ = 400.0  # Hz, ECG synthesis rate: 4 samples per 10 ms bin, fewer RK4 steps than 500 Hz *(choose)*
 TASKS = ("mts_xor", "ecg")
 
-# memstack.lib defaults that memstack.py does not export (keep in step with the .lib header)
-_K_SET = 2e6  # 1/(V s), SET rate per volt of overdrive
-_V_SMOOTH_V = 0.05  # V, smooth onset of SET
-_V_C_V, _V_CW_V = 1.0, 0.5  # V, median and half-spread of the coercive voltages
-_K_POL = 3e6  # 1/s, polarization switching rate
-_G_PRISTINE_S = 1e-12  # S, leakage of the unformed membrane stack
 # the sweeps of the memstack-tau / memstack-weight recipes
 _A_Y_GRID_V = np.linspace(0.6, 1.5, 7)
 _N_Y_TAU = 30
@@ -159,36 +144,23 @@ _KIND = {"tau": 0, "W_in": 1, "W_rec": 2, "W": 3}
 
 def fallback_tau_curve() -> TransferCurve:
     """Membrane tau (s) vs a_y (V) of the documented memstack model (no SPICE, no spread)."""
-    p = MemstackParams()
-    u = np.clip((_A_Y_GRID_V - _V_C_V + _V_CW_V) / (2 * _V_CW_V), 0.0, 1.0)
-    frac = u * u * (3 - 2 * u)  # F(a_y): fraction of domains that switch below a_y
-    y = frac * (1 - np.exp(-_N_Y_TAU * _K_POL * p.t_py))
-    tau = (C_MIN_F + (C_MAX_F - C_MIN_F) * y) / (p.g_leak + _G_PRISTINE_S)
+    tau = twin.tau_s(twin.polarization(_A_Y_GRID_V, _N_Y_TAU, twin.T_PY_S), twin.G_LEAK_S)
     return TransferCurve(
         "memstack-tau", _A_Y_GRID_V, "V", tau, "s", x_name="a_y", y_name="tau",
         recipe="fallback: memstack.lib model tau = C(y)/g_leak",
-        params={"n_y": _N_Y_TAU, "g_leak": p.g_leak, "t_py": p.t_py},
+        params={"n_y": _N_Y_TAU, "g_leak": twin.G_LEAK_S, "t_py": twin.T_PY_S},
     )
-
-
-def _set_state(n: float, rate: float) -> float:
-    """x after n SET pulses from x = 0: the root of (atanh x + atan x) / (2 rate) = n."""
-    if n <= 0:
-        return 0.0
-    return brentq(lambda x: (np.arctanh(x) + np.arctan(x)) / (2 * rate) - n, 0.0, 1.0 - 1e-15, xtol=1e-14)
 
 
 def fallback_weight_curve() -> TransferCurve:
     """Charge per input spike (C) vs SET pulses n_x of the documented memstack model (no spread)."""
-    p = MemstackParams()
-    over = p.a_x - V_SET_V
-    rate = _K_SET * over * over / (over + _V_SMOOTH_V) * p.t_px  # x gained per pulse at x = 0
-    x = np.array([_set_state(n, rate) for n in _N_X_GRID])
-    q = G_MIN_S * (G_MAX_S / G_MIN_S) ** x * p.v_read * p.t_read
+    rate = twin.set_rate(twin.A_X_V, twin.T_PX_S)  # x gained per pulse at x = 0
+    x = np.array([twin.set_state(n, rate) for n in _N_X_GRID])
+    q = twin.charge_per_spike(x, twin.V_READ_V, twin.T_READ_S)
     return TransferCurve(
         "memstack-weight", _N_X_GRID, "pulses", q, "C", x_name="n_x", y_name="charge per spike",
         recipe="fallback: memstack.lib model q = G(x) v_read t_read",
-        params={"a_x": p.a_x, "t_px": p.t_px, "v_read": p.v_read, "t_read": p.t_read},
+        params={"a_x": twin.A_X_V, "t_px": twin.T_PX_S, "v_read": twin.V_READ_V, "t_read": twin.T_READ_S},
         extra={"x_state": x.tolist()},
     )
 
@@ -566,7 +538,7 @@ def runner(hw: HardwareModel, cfg: Config, seed: int, out_dir: Path) -> tuple[di
     s = seed_ints(seed, 1 + 4 * len(TASKS))
     chips = chip_seeds(s[0], cfg.n_chips)
     lo, hi = chip.tau_range_s
-    g_leak = float(tau_curve.params.get("g_leak", MemstackParams().g_leak))
+    g_leak = float(tau_curve.params.get("g_leak", twin.G_LEAK_S))
     metrics: dict[str, Any] = {
         "curves": sources,
         "chip": {
@@ -650,3 +622,12 @@ def _plot_taus(m: dict[str, Any], raws: dict[str, Any], chip: MemstackChip, path
         ax.set_title("MTS-XOR" if task == "mts_xor" else "ECG anomaly")
         ax.legend(fontsize=6)
     save(fig, path, files)
+
+
+STUDY = register(Study(
+    name="memstack",
+    doc="recurrent SNN on memstack chips: per-neuron trained tau (capacitive state) vs one fixed tau, memstack weights",
+    runner=runner,
+    config=Config(),
+    quick=QUICK,
+))

@@ -90,59 +90,33 @@ from typing import Any
 import numpy as np
 
 from pycircuits.errors import UsageError
-from pycircuits.network import report
 from pycircuits.network.hardware import FALLBACK_WEIGHT_SIGMA
-from pycircuits.network.training import softmax_cross_entropy
+from pycircuits.network.tasks import digits_task
+from pycircuits.network.training import Adam, softmax_cross_entropy
+
+from . import report
+from .registry import Study, register
 
 __all__ = [
-    "DOC",
-    "HW_OPTIONS",
     "METAPLASTIC_QUICK",
-    "NAME",
-    "QUICK",
-    "USES",
     "Config",
     "DeviceLevels",
     "MetaplasticConfig",
     "QuantizedMLP",
     "device_levels",
-    "digits_task",
     "level_index",
     "metaplastic_step",
     "metaplastic_update",
     "quantize",
     "run_metaplastic",
-    "runner",
 ]
 
-NAME = "metaplastic"
-DOC = "two-layer perceptron on memristor weight levels: task A then B, with and without metaplasticity"
-USES: set[str] = set()  # the weight curve is read with hw.curve(); metrics["curves"] names it
-HW_OPTIONS: dict[str, Any] = {}
+# uses no HardwareModel role: the weight curve is read with hw.curve(); metrics["curves"] names it
 
 FLOAT_BITS = 32
 WEIGHT_CURVE = "memstack-weight.json"
 # *(published)* Laborieux et al. 2021 / 2306.12142: MNIST then Fashion-MNIST, 15x less memory
 PUBLISHED = {"acc_a_after_b": 0.97, "acc_b": 0.86, "memory_ratio": 15.0}
-
-_GLYPHS = [
-    ["..XXXX..", ".XX..XX.", ".X....X.", ".X....X.", ".X....X.", ".X....X.", ".XX..XX.", "..XXXX.."],
-    ["...XX...", "..XXX...", ".X.XX...", "...XX...", "...XX...", "...XX...", "...XX...", ".XXXXXX."],
-    ["..XXXX..", ".X....X.", "......X.", ".....X..", "....X...", "...X....", "..X.....", ".XXXXXX."],
-    ["..XXXX..", ".X....X.", "......X.", "...XXX..", "......X.", "......X.", ".X....X.", "..XXXX.."],
-    [".....X..", "....XX..", "...X.X..", "..X..X..", ".X...X..", ".XXXXXX.", ".....X..", ".....X.."],
-    [".XXXXXX.", ".X......", ".X......", ".XXXXX..", "......X.", "......X.", ".X....X.", "..XXXX.."],
-    ["...XXX..", "..X.....", ".X......", ".XXXXX..", ".X....X.", ".X....X.", ".X....X.", "..XXXX.."],
-    [".XXXXXX.", "......X.", ".....X..", ".....X..", "....X...", "....X...", "...X....", "...X...."],
-    ["..XXXX..", ".X....X.", ".X....X.", "..XXXX..", ".X....X.", ".X....X.", ".X....X.", "..XXXX.."],
-    ["..XXXX..", ".X....X.", ".X....X.", ".X....X.", "..XXXXX.", "......X.", ".....X..", "..XXX..."],
-]
-
-
-
-def _glyphs() -> np.ndarray:
-    return np.array([[[c == "X" for c in row] for row in g] for g in _GLYPHS], dtype=float)
-
 
 # ------------------------------------------------------------------ quantizer and rule
 
@@ -177,27 +151,6 @@ def metaplastic_step(w_h: np.ndarray, delta: np.ndarray, m: float) -> np.ndarray
 def metaplastic_update(w_h: np.ndarray, grad: np.ndarray, lr: float, m: float) -> np.ndarray:
     """One SGD step of the hidden weights with the metaplastic attenuation (see module doc)."""
     return metaplastic_step(w_h, -lr * grad, m)
-
-
-class Adam:
-    """Adam's update ``-lr * m_hat / (sqrt(v_hat) + eps)`` for a list of arrays (the step, not applied)."""
-
-    def __init__(self, shapes: list[tuple[int, ...]], lr: float, b1: float = 0.9, b2: float = 0.999,
-                 eps: float = 1e-8):
-        self.lr, self.b1, self.b2, self.eps, self.t = lr, b1, b2, eps, 0
-        self.m = [np.zeros(s) for s in shapes]
-        self.v = [np.zeros(s) for s in shapes]
-
-    def deltas(self, grads: list[np.ndarray]) -> list[np.ndarray]:
-        self.t += 1
-        out = []
-        for j, g in enumerate(grads):
-            self.m[j] = self.b1 * self.m[j] + (1 - self.b1) * g
-            self.v[j] = self.b2 * self.v[j] + (1 - self.b2) * g * g
-            m_hat = self.m[j] / (1 - self.b1**self.t)
-            v_hat = self.v[j] / (1 - self.b2**self.t)
-            out.append(-self.lr * m_hat / (np.sqrt(v_hat) + self.eps))
-        return out
 
 
 def _store_hidden(w: np.ndarray, bits: int | None, h_max: float, rng: np.random.Generator) -> np.ndarray:
@@ -367,7 +320,7 @@ def train_task(net: QuantizedMLP, x: np.ndarray, y: np.ndarray, epochs: int, lr:
     """
     if optimizer not in ("sgd", "adam"):
         raise UsageError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
-    adam = Adam([w.shape for w in net.w], lr) if optimizer == "adam" else None
+    adam = Adam.for_shapes([w.shape for w in net.w], lr) if optimizer == "adam" else None
     hist = []
     for _ in range(epochs):
         order = rng.permutation(len(y))
@@ -382,42 +335,6 @@ def train_task(net: QuantizedMLP, x: np.ndarray, y: np.ndarray, epochs: int, lr:
         if eval_fn is not None:
             hist.append(eval_fn(net))
     return hist
-
-
-# ------------------------------------------------------------------ tasks
-
-
-def digits_task(seed: int, n_train: int, n_test: int) -> tuple[np.ndarray, ...]:
-    """(x_train, y_train, x_test, y_test, perm): 64-pixel digits, inputs in ~[-1, 1]; ``perm`` gives task B."""
-    rng = np.random.default_rng(seed)
-    try:  # pragma: no cover - sklearn absent in the reference environment
-        from sklearn.datasets import load_digits
-
-        d = load_digits()
-        x_all, y_all = d.data / 8.0 - 1.0, d.target.astype(int)
-        order = rng.permutation(len(y_all))
-        n_train = min(n_train, len(y_all) - n_test)
-        x_all, y_all = x_all[order], y_all[order]
-        xtr, ytr = x_all[:n_train], y_all[:n_train]
-        xte, yte = x_all[n_train:n_train + n_test], y_all[n_train:n_train + n_test]
-    except ImportError:
-        g = _glyphs()
-
-        def draw(n: int) -> tuple[np.ndarray, np.ndarray]:
-            y = rng.integers(0, 10, n)
-            img = g[y].copy()
-            sx, sy = rng.integers(-1, 2, n), rng.integers(-1, 2, n)
-            for i in range(n):
-                img[i] = np.roll(np.roll(img[i], sy[i], axis=0), sx[i], axis=1)
-            img *= rng.uniform(0.6, 1.0, (n, 1, 1))
-            img = np.where(rng.random(img.shape) < 0.03, 1.0 - img, img)  # pixel flips
-            img += 0.2 * rng.standard_normal(img.shape)
-            return 2.0 * img.reshape(n, 64) - 1.0, y
-
-        xtr, ytr = draw(n_train)
-        xte, yte = draw(n_test)
-    perm = rng.permutation(64)
-    return xtr, ytr, xte, yte, perm
 
 
 # ------------------------------------------------------------------ experiment
@@ -607,3 +524,12 @@ def _plot(runs: dict[str, list], by_m: dict[float, list], devices: DeviceLevels,
     ax.legend(fontsize=6)
     fig.tight_layout()
     report.save(fig, path, files)
+
+
+STUDY = register(Study(
+    name="metaplastic",
+    doc="two-layer perceptron on memristor weight levels: task A then B, with and without metaplasticity",
+    runner=runner,
+    config=MetaplasticConfig(),
+    quick=METAPLASTIC_QUICK,
+))

@@ -1,6 +1,6 @@
 """Hardware minGRU trained with quantization-aware training, replayed through the ``scgru`` circuit.
 
-Task: sequential 8x8 digits (:func:`pycircuits.network.metaplastic.digits_task`),
+Task: sequential 8x8 digits (:func:`pycircuits.network.tasks.digits_task`),
 one row of 8 binarised pixels per step (pixel = 1 where the digit image is
 brighter than mid-grey, i.e. its value in [-1, 1] is > 0), 8 steps, 10 classes
 *(choose: the circuit's inputs are binary rows; 8 inputs x 8 steps keeps one
@@ -8,7 +8,7 @@ replayed digit at ~10 s of ngspice; an ECG record is 300 steps of 4 channels,
 ~20x more circuit time per test sequence)*.
 
 The recurrent layer is exactly the software twin of the circuit,
-:func:`pycircuits.mingru.mingru_reference`, with ``q =
+:func:`pycircuits.twins.mingru.mingru_reference`, with ``q =
 Quantization(gate_slope=s)``: the circuit's default k_b = 63/8, 6-bit biases
 and gate, and the hard-sigmoid slope ``s = Config.gate_slope`` (a circuit
 parameter too).
@@ -56,7 +56,7 @@ circuit's sub-LSB state error can flip)*.  Evaluation, export and the replay
 use no noise.
 
 After training the codes are exported (:meth:`HardMinGRU.export`) as
-:class:`pycircuits.mingru.MinGRUWeights`; the runner checks that the trained
+:class:`pycircuits.twins.mingru.MinGRUWeights`; the runner checks that the trained
 model's quantized forward equals ``mingru_reference`` bit for bit on the test
 set, then records ``n_replay`` test digits per seed with
 :func:`pycircuits.regress.record_trace` / :func:`save_trace` and replays each
@@ -75,31 +75,23 @@ from typing import Any
 import numpy as np
 
 from pycircuits.errors import NgspiceNotFound, UsageError
-from pycircuits.mingru import WEIGHT_CODES, MinGRUWeights, Quantization, mingru_reference
-from pycircuits.network import report
-from pycircuits.network.metaplastic import digits_task
+from pycircuits.network.tasks import digits_task
 from pycircuits.network.training import Adam, softmax_cross_entropy
+from pycircuits.twins.mingru import WEIGHT_CODES, MinGRUWeights, Quantization, mingru_reference
+
+from . import report
+from .registry import Study, register
 
 __all__ = [
     "Config",
-    "DOC",
-    "HW_OPTIONS",
     "HardMinGRU",
-    "NAME",
-    "QUICK",
-    "USES",
     "bias_codes",
     "encode_rows",
     "gate",
-    "runner",
     "train_model",
     "weight_codes",
 ]
 
-NAME = "mingru"
-DOC = "minGRU with 2-bit weights, 6-bit gate/biases, binary outputs: QAT on row-wise digits, replayed on scgru"
-HW_OPTIONS: dict[str, Any] = {}
-USES: set[str] = set()
 
 THETA_MAX = 0.9  # the scgru comparator's theta range, |theta| <= 0.9 (state units)
 MODES = ("qat", "surrogate", "float")
@@ -215,7 +207,7 @@ class HardMinGRU:
         x = self._check(x, mode)
         q, e = self.q, self._effective(mode)
         kb = q.bias_weight
-        a_z = (x @ e["w_z"].T + kb * e["b_z"]) / (self.n_in + kb)  # same expression as pycircuits.mingru.mac
+        a_z = (x @ e["w_z"].T + kb * e["b_z"]) / (self.n_in + kb)  # same expression as pycircuits.twins.mingru.mac
         h_tilde = (x @ e["w_h"].T + kb * e["b_h"]) / (self.n_in + kb)
         z, dz_da = gate(a_z, q, quantized=mode == "qat")
         lo, hi = q.state_range
@@ -368,7 +360,7 @@ def _replay(cfg: Config, run: dict[str, Any], k: int, q: Quantization, out_dir: 
     reports, files = [], []
     for i in range(cfg.n_replay):
         trace = record_trace(weights, run["x_test"][i].astype(np.int64), q, h0=0.0,
-                             provenance={"model": "pycircuits.network.mingru_qat", "seed_index": k, "test_index": i})
+                             provenance={"model": "pycircuits.studies.mingru", "seed_index": k, "test_index": i})
         path = out_dir / "traces" / f"mingru_seed{k}_digit{i}.npz"
         path.parent.mkdir(parents=True, exist_ok=True)
         save_trace(path, trace)
@@ -536,3 +528,12 @@ def _plot_accuracy(m: dict[str, Any], replayed: bool, path: Path, files: list[st
     for a in axes.ravel():
         a.grid(alpha=0.3, axis="y")
     report.save(fig, path, files)
+
+
+STUDY = register(Study(
+    name="mingru",
+    doc="minGRU with 2-bit weights, 6-bit gate/biases, binary outputs: QAT on row-wise digits, replayed on scgru",
+    runner=runner,
+    config=Config(),
+    quick=QUICK,
+))

@@ -98,11 +98,13 @@ import numpy as np
 
 from pycircuits.errors import UsageError
 from pycircuits.extract.curve import TransferCurve
-from pycircuits.network import report
+from pycircuits.twins.pcm import T0_S, drift_ratio, fit_drift_exponent
+
+from . import report
+from .registry import Study, register
 
 __all__ = [
     "CAP_TAU_S",
-    "QUICK",
     "Config",
     "DriftLaw",
     "ExpTrace",
@@ -115,17 +117,11 @@ __all__ = [
     "load_models",
     "reward_update",
     "run_learner",
-    "runner",
 ]
 
-NAME = "pcm-trace"
-DOC = "three-factor learning with PCM-drift eligibility traces vs ideal and capacitor traces, accuracy vs reward delay"
-USES: set[str] = set()
-HW_OPTIONS: dict[str, Any] = {}
 
 US = 1e-6  # S per uS
 # Published PCM model (Nandakumar et al. 2018, used in srnn-pcm) *(published)*
-T0_S = 38.6  # s, drift reference time
 NU_WEIGHT = 0.04  # drift exponent of the weight cells
 G_MAX_S = 12e-6  # S
 READ_NOISE_REL, READ_NOISE_ABS_S = 0.03, 0.13e-6  # read noise std = 0.03 G + 0.13 uS
@@ -156,16 +152,6 @@ LABELS = {"pcm": "PCM-trace", "ideal": "ideal exponential", "capacitor": "capaci
 # ------------------------------------------------------------------ curves and device models
 
 
-def fit_drift_exponent(dt_s: np.ndarray, ratio: np.ndarray, t0_s: float) -> np.ndarray:
-    """nu of ``ratio = ((dt + t0)/t0)^-nu``: least squares through the origin in log-log.
-
-    ``ratio`` may be 2-D ``(n_t, n_devices)``: one exponent per column.
-    """
-    a = np.log((np.asarray(dt_s, dtype=float) + t0_s) / t0_s)
-    b = np.log(np.asarray(ratio, dtype=float))
-    return -(a @ b) / (a @ a)
-
-
 @dataclass(frozen=True, eq=False)
 class DriftLaw:
     """Drift G/G_p = ((dt + t0)/t0)^-nu of the trace cells, with per-device exponents."""
@@ -177,8 +163,7 @@ class DriftLaw:
 
     def ratio(self, dt_s: Any, nu: Any = None) -> np.ndarray:
         """G(t)/G_p after ``dt_s`` seconds (``nu`` defaults to the median exponent)."""
-        nu = self.nu if nu is None else nu
-        return ((np.asarray(dt_s, dtype=float) + self.t0_s) / self.t0_s) ** (-np.asarray(nu))
+        return drift_ratio(dt_s, self.nu if nu is None else nu, self.t0_s)
 
     def draw_nu(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
         """One exponent per device, resampled from ``nu_devices``."""
@@ -280,7 +265,7 @@ def fallback_drift_curve(nu: float = NU_TRACE_FALLBACK, t0_s: float = T0_S) -> T
     """The drift law ((t - t_p + t0)/t0)^-nu on 1..99 s, no device spread (none is published)."""
     x = np.arange(1.0, 100.0)
     return TransferCurve(
-        "pcm-drift", x, "s", ((x + t0_s) / t0_s) ** -nu, "1", x_name="t - t_p", y_name="G/G_p",
+        "pcm-drift", x, "s", drift_ratio(x, nu, t0_s), "1", x_name="t - t_p", y_name="G/G_p",
         recipe=f"fallback: published drift law, nu = {nu:g}, t0 = {t0_s:g} s",
         extra={"t0_s": t0_s, "nu_model": nu},
     )
@@ -658,3 +643,12 @@ def _plot(cfg: Config, m: dict[str, Any], law: DriftLaw, out_dir: Path, files: l
     bx.grid(alpha=0.3)
     out_dir.mkdir(parents=True, exist_ok=True)
     report.save(fig, out_dir / "pcm_trace.png", files)
+
+
+STUDY = register(Study(
+    name="pcm-trace",
+    doc="three-factor learning with PCM-drift eligibility traces vs ideal and capacitor traces, accuracy vs delay",
+    runner=runner,
+    config=Config(),
+    quick=QUICK,
+))

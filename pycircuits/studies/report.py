@@ -1,6 +1,6 @@
 """What every experiment writes: statistics over seeds/chips, table rows, JSON, PNGs.
 
-Shared by the experiment modules (:mod:`pycircuits.network.experiments` and
+Shared by the experiment modules (:mod:`pycircuits.studies` and
 the per-experiment modules it registers).
 """
 
@@ -44,7 +44,7 @@ def seed_ints(seed: int, n: int) -> list[int]:
 
 def write_json(path: Path, payload: dict[str, Any]) -> None:
     """Write ``payload`` as indented JSON, atomically."""
-    from pycircuits.io import atomic_write_text
+    from pycircuits.files import atomic_write_text
 
     atomic_write_text(path, json.dumps(payload, indent=1) + "\n")
 

@@ -4,7 +4,7 @@ After Zhao et al., "Quantizing small-scale state-space models for edge AI"
 (arXiv 2506.12480).  A digital-precision study: ``hw`` is unused (no
 transfer curve enters it), ``USES`` is empty.
 
-**Task.** :func:`pycircuits.network.metaplastic.digits_task`: 64-pixel digits
+**Task.** :func:`pycircuits.network.tasks.digits_task`: 64-pixel digits
 in about [-1, 1], fed one pixel per step (T = 64 steps, row by row), 10
 classes.  The data are generated, nothing is downloaded.
 
@@ -117,9 +117,11 @@ import numpy as np
 from scipy.special import erf
 
 from pycircuits.errors import UsageError
-from pycircuits.network import report
-from pycircuits.network.metaplastic import digits_task
+from pycircuits.network.tasks import digits_task
 from pycircuits.network.training import Adam, softmax_cross_entropy
+
+from . import report
+from .registry import Study, register
 
 __all__ = [
     "A_BAR_OPTIONS",
@@ -136,17 +138,12 @@ __all__ = [
     "logits",
     "memory_bits",
     "quantize",
-    "runner",
     "ssm_kernel",
     "ste_mask",
     "train_float",
     "train_qat",
 ]
 
-NAME = "s4d"
-DOC = "quantized S4D on sequential digits: PTQ vs QAT (W4A6, A_bar/state bits swept) and memory saved"
-HW_OPTIONS: dict[str, Any] = {}
-USES: set[str] = set()
 
 FLOAT_BITS = 32
 STATE_CLIP = 50.0  # |Re x|, |Im x| clipped before the state quantizer *(published)*
@@ -1084,3 +1081,12 @@ def _plot(m: dict[str, Any], cfg: Config, path: Path, files: list[str]) -> None:
     ax2.set_ylim(0, 100)
     ax2.legend(fontsize=7, loc="lower left")
     report.save(fig, path, files)
+
+
+STUDY = register(Study(
+    name="s4d",
+    doc="quantized S4D on sequential digits: PTQ vs QAT (W4A6, A_bar/state bits swept) and memory saved",
+    runner=runner,
+    config=Config(),
+    quick=QUICK,
+))

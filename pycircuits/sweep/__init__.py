@@ -5,7 +5,7 @@
 ...            jobs=4, output="rc.nc")
 >>> ds.tau_s.quantile([0.05, 0.5, 0.95], dim="mc")
 
-The stages, one module each: :mod:`.plan` (what to simulate), :mod:`.tasks`
+The stages, one module each: :mod:`.plan` (what to simulate), :mod:`.batches`
 (netlists, structures, batches), :mod:`.worker` and :mod:`.executor` (where it
 runs: local processes or Dask), :mod:`.cache` (what is already known),
 :mod:`.dataset` (the NetCDF/CSV result), :mod:`.runner` (the whole sweep).
@@ -14,6 +14,8 @@ Worker processes import this package, so xarray is imported only when needed.
 
 from __future__ import annotations
 
+import sys
+import types
 from typing import Any
 
 from .plan import Axis, Plan, Point, build_plan, load_plan_file, parse_axis
@@ -28,9 +30,18 @@ def load_dataset(path) -> Any:
 
 def plot_sweep(ds, measure: str, ax=None) -> Any:
     """Plot a measure against the first swept parameter with its Monte Carlo spread (5-95 %, median)."""
-    from .dataset import plot_sweep as _plot
+    from ..plots import plot_sweep as _plot
     return _plot(ds, measure, ax)
 
+
+class _SweepModule(types.ModuleType):
+    """This package, callable as :func:`sweep` (so ``from pycircuits import sweep; sweep(...)`` works)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return sweep(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _SweepModule
 
 __all__ = ["Axis", "Plan", "Point", "SweepStats", "build_plan", "load_dataset", "load_plan_file",
            "parse_axis", "plot_sweep", "sweep"]

@@ -11,18 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ParameterError
-from ..params import parse_number
+from ..spice.deck import blank_param_values, numeric_params
 from .cache import cache_key
 from .plan import Plan, Point
-
-_PARAM_LINE = re.compile(r"^(\.param\s+([A-Za-z_][A-Za-z0-9_]*)\s*=\s*)(\S+)[ \t]*$",
-                         re.IGNORECASE | re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -53,26 +48,9 @@ class Batch:
                      self.keep_waveforms, self.cache_dir)
 
 
-def numeric_params(netlist: str) -> dict[str, float]:
-    """``.param NAME=NUMBER`` lines of a netlist as a dict (expressions are left out)."""
-    out = {}
-    for m in _PARAM_LINE.finditer(netlist):
-        try:
-            out[m[2]] = parse_number(m[3], m[2])
-        except ParameterError:
-            continue
-    return out
-
-
 def structure_key(netlist: str) -> str:
     """SHA-256 of the netlist with the values of numeric ``.param`` lines blanked."""
-    def blank(m: re.Match) -> str:
-        try:
-            parse_number(m[3], m[2])
-        except ParameterError:
-            return m[0]
-        return m[1]
-    return hashlib.sha256(_PARAM_LINE.sub(blank, netlist).encode()).hexdigest()
+    return hashlib.sha256(blank_param_values(netlist).encode()).hexdigest()
 
 
 @dataclass(frozen=True)

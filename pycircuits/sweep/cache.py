@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -30,12 +29,11 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
+from ..spice.deck import model_references, rewrite_model_paths
 
 MEASURE_CODE_VERSION = 1  # bump when any circuit's measure code changes its results
 _LAYOUT = "sweep-v1"
 _CACHEABLE_ERRORS = {"", "NetlistError", "ConvergenceError", "SimulationError"}
-_INCLUDE = re.compile(r"^\s*\.(?:lib|include|inc)\s+\"?([^\"\s]+)\"?(?:\s+(\S+))?", re.IGNORECASE | re.MULTILINE)
-_TOP_MODEL = re.compile(r'^(\.(?:lib|include|inc)\s+)"?([^"\s]+)"?', re.IGNORECASE | re.MULTILINE)
 
 
 def default_cache_dir() -> Path:
@@ -93,11 +91,7 @@ def model_digest(path: Path, _seen: frozenset[str] = frozenset()) -> str:
     h.update(data)
     text = data.decode("latin-1")
     seen = _seen | {resolved}
-    for m in _INCLUDE.finditer(text):
-        name = m[1]
-        # `.lib SECTION` (one word, no file) opens a section of this same file
-        if m[0].lstrip().lower().startswith(".lib") and m[2] is None:
-            continue
+    for _, name, _ in model_references(text):
         child = Path(name) if Path(name).is_absolute() else path.parent / name
         if str(child.resolve()) in seen:
             continue
@@ -109,7 +103,7 @@ def model_digest(path: Path, _seen: frozenset[str] = frozenset()) -> str:
 
 def expand_models(netlist: str) -> str:
     """The netlist with each ``.lib``/``.include`` path replaced by its content hash."""
-    return _TOP_MODEL.sub(lambda m: f"{m[1]}sha256:{model_digest(Path(m[2]))}", netlist)
+    return rewrite_model_paths(netlist, lambda path: f"sha256:{model_digest(Path(path))}")
 
 
 def cache_key(netlist: str, circuit: str, ngspice_version: str, params: Mapping[str, Any] | None = None) -> str:

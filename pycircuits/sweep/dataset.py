@@ -23,17 +23,15 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..errors import FileFormatError, UsageError
-from ..io import atomic_write, atomic_write_text
+from .. import files
+from ..errors import FileFormatError
+from ..files import atomic_write, atomic_write_text
 from .cache import Entry
 from .plan import Plan, Point
 
@@ -173,20 +171,7 @@ def build_dataset(plan: Plan, points: Sequence[Point], entries: Sequence[Entry],
 
 def check_writable(path: str | Path) -> None:
     """Refuse (UsageError) an output path that cannot be written, writing nothing there."""
-    path = Path(path)
-    if path.suffix.lower() != ".nc":
-        raise UsageError(f"cannot write {path}: a sweep dataset is a .nc file")
-    if path.is_dir():
-        raise UsageError(f"cannot write {path}: it is a folder")
-    folder = path.parent if str(path.parent) else Path(".")
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    try:
-        fd, probe = tempfile.mkstemp(prefix=".pycircuits-probe-", dir=folder)
-    except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror}") from None
-    os.close(fd)
-    os.unlink(probe)
+    files.check_writable(path, ".nc", "a sweep dataset")
 
 
 def csv_path(path: str | Path) -> Path:
@@ -250,60 +235,3 @@ def load_dataset(path: str | Path):
     if "ok" in ds:
         ds["ok"] = ds["ok"].astype(bool)
     return ds
-
-
-def plot_sweep(ds, measure: str, ax=None):
-    """Plot ``measure`` against the first swept parameter, with the Monte Carlo spread.
-
-    With an ``mc`` dimension: the median and a 5-95 % band over the samples;
-    one line per combination of the other dimensions (corners, other axes).
-    Returns the matplotlib Axes.
-    """
-    if measure not in ds:
-        raise UsageError(f"no measure {measure!r} in the dataset; have: "
-                         f"{', '.join(k for k in ds.data_vars if k not in ('error', 'ok'))}")
-    if ax is None:
-        from ..plots import _pyplot
-        _, ax = _pyplot().subplots(figsize=(6, 4))
-    da = ds[measure]
-    plan = json.loads(ds.attrs.get("plan", "{}"))
-    axes = [a["name"] for a in plan.get("vary", []) if a["name"] in da.dims]
-    if not axes:
-        raise UsageError("the dataset has no swept parameter to plot against")
-    x = axes[0]
-    others = [d for d in da.dims if d not in (x, "mc")]
-    for combo, sub in _combinations(da, others):
-        xs = np.asarray(sub[x].values, dtype=float)
-        label = ", ".join(f"{d}={_label(v)}" for d, v in combo) or None
-        if "mc" in sub.dims:
-            vals = np.asarray(sub.transpose(x, "mc").values, dtype=float)
-            lo, med, hi = np.nanquantile(vals, [0.05, 0.5, 0.95], axis=1)
-            line, = ax.plot(xs, med, marker=".", label=f"{label + ': ' if label else ''}median")
-            ax.fill_between(xs, lo, hi, color=line.get_color(), alpha=0.25,
-                            label=f"{label + ': ' if label else ''}5-95 %")
-        else:
-            ax.plot(xs, np.asarray(sub.values, dtype=float), marker=".", label=label)
-    spacing = ds[x].attrs.get("spacing", "")
-    if spacing == "log":
-        ax.set_xscale("log")
-    ax.set_xlabel(f"{x} [{ds[x].attrs.get('units', '')}]".replace(" []", ""))
-    ax.set_ylabel(f"{measure} [{da.attrs.get('units', '')}]".replace(" []", ""))
-    ax.set_title(f"{ds.attrs.get('circuit', '')}: {measure} vs {x}")
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize="small")
-    return ax
-
-
-def _combinations(da, dims: list[str]):
-    import itertools
-    if any(d.endswith("_index") for d in dims):
-        raise UsageError(f"{da.name} is an array measure; plot_sweep draws scalar measures")
-    sizes = [range(da.sizes[d]) for d in dims]
-    for idx in itertools.product(*sizes):
-        sel = dict(zip(dims, idx, strict=True))
-        combo = [(d, da[d].values[i]) if d in da.coords else (d, i) for d, i in sel.items()]
-        yield combo, da.isel(sel)
-
-
-def _label(v: Any) -> str:
-    return f"{v:g}" if isinstance(v, (float, np.floating)) else str(v)

@@ -1,6 +1,6 @@
 """Executors: where batches run -- a supervised pool of local processes, or a Dask cluster.
 
-Both take a list of :class:`~pycircuits.sweep.tasks.Batch` and call
+Both take a list of :class:`~pycircuits.sweep.batches.Batch` and call
 ``on_result`` with one :class:`~pycircuits.sweep.worker.PointResult` per point
 of every batch, whatever happens to the workers.
 
@@ -33,8 +33,8 @@ from multiprocessing.connection import wait
 from urllib.parse import urlsplit
 
 from ..errors import SimulationError, UsageError
+from .batches import Batch, Task
 from .cache import Entry
-from .tasks import Batch, Task
 from .worker import PointResult, execute_batch, worker_main
 
 OnResult = Callable[[PointResult], None]

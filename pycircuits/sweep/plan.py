@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ParameterError, UsageError
+from ..files import jsonable
 from ..params import ParamSpec, make_params, parse_number, specs
 
 MAX_POINTS = 1_000_000
@@ -117,7 +118,7 @@ class Plan:
     def to_json(self) -> str:
         """The plan as JSON text (stored with the dataset)."""
         return json.dumps({"circuit": self.circuit, "pdk": self.pdk, "corners": list(self.corners),
-                           "mc": self.mc, "seed": self.seed, "params": _jsonable(self.params),
+                           "mc": self.mc, "seed": self.seed, "params": jsonable(self.params),
                            "vary": [a.to_json() for a in self.axes]})
 
 
@@ -344,13 +345,3 @@ def load_plan_file(path: str | Path) -> dict[str, Any]:
         if isinstance(v, (dict, bool)) or (isinstance(v, list) and any(isinstance(x, (dict, list)) for x in v)):
             raise UsageError(f"sweep file {path}: params.{key} must be a number, a string or a list of numbers")
     return out
-
-
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, dict):
-        return {k: _jsonable(x) for k, x in v.items()}
-    if isinstance(v, (tuple, list)):
-        return [_jsonable(x) for x in v]
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    return v

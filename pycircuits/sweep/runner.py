@@ -6,7 +6,6 @@ import datetime as _dt
 import json
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -15,9 +14,10 @@ from typing import Any
 
 from .. import __version__
 from ..errors import UsageError
+from ..files import check_folder_writable, jsonable
+from .batches import make_batches, prepare
 from .cache import MEASURE_CODE_VERSION, Cache, default_cache_dir
 from .plan import build_plan
-from .tasks import make_batches, prepare
 from .worker import PointResult
 
 
@@ -53,15 +53,8 @@ def _cache_of(cache: str | Path | bool | None) -> Cache:
         return Cache(None)
     root = default_cache_dir() if cache is True else Path(cache)
     c = Cache(root)
-    folder = c.root
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent  # the folder is made by the first entry written
-    try:
-        fd, probe = tempfile.mkstemp(prefix=".probe-", dir=folder)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as exc:
-        raise UsageError(f"cannot use cache folder {root}: {exc.strerror}") from None
+    # the folder is made by the first entry written
+    check_folder_writable(c.root, f"cannot use cache folder {root}")
     return c
 
 
@@ -141,7 +134,7 @@ def sweep(circuit: str, vary: Mapping[str, Any] | Iterable[Any] | None = None,
     stats.n_loads = sum(stats.loads.values())
     stats.n_failed = sum(1 for r in results if not r.entry.ok)
     stats.wall_time_s = time.perf_counter() - t0
-    attrs = {"circuit": plan.circuit, "params": json.dumps(_jsonable(_base_params(defn, plan))),
+    attrs = {"circuit": plan.circuit, "params": json.dumps(jsonable(_base_params(defn, plan), nonfinite=float)),
              "plan": plan.to_json(), "seed": plan.seed, "mc": plan.mc, "pdk": plan.pdk,
              "corners": ",".join(plan.corners), "ngspice_version": version,
              "pycircuits_version": __version__, "measure_code_version": MEASURE_CODE_VERSION,
@@ -205,11 +198,3 @@ def _dask_workers(executor) -> int:
         return max(1, len(executor.client.scheduler_info().get("workers", {})))
     except Exception:  # noqa: BLE001 - only a batch-size hint
         return 1
-
-
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, dict):
-        return {k: _jsonable(x) for k, x in v.items()}
-    if isinstance(v, (tuple, list)):
-        return [_jsonable(x) for x in v]
-    return v

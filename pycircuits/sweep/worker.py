@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from .batches import Batch, Task
 from .cache import Cache, Entry
-from .tasks import Batch, Task
 
 _lock = threading.Lock()  # libngspice is one per process and not thread-safe
 

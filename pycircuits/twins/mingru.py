@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ParameterError
+from ..errors import ParameterError
 
 WEIGHT_CODES = 4  # 2-bit weights
 _NPZ_KEYS = ("w_z", "w_h", "b_z", "b_h", "theta")
@@ -183,7 +183,7 @@ def random_weights(n_in: int, n_hidden: int, rng: np.random.Generator,
 
 def save_weights(path: str | Path, weights: MinGRUWeights) -> None:
     """Write weights to an ``.npz`` file (keys ``w_z w_h b_z b_h theta``)."""
-    from .io import atomic_write
+    from ..files import atomic_write
 
     def write(p: Path) -> None:
         with open(p, "wb") as fh:

@@ -11,12 +11,13 @@ import pytest
 from click.testing import CliRunner
 
 from pycircuits.circuits import generate
-from pycircuits.circuits.denram import DenramParams, measure, plot, rc_delay_law, state_of
+from pycircuits.circuits.denram import DenramParams, measure, plot
+from pycircuits.circuits.run import run_circuit
 from pycircuits.cli import main
 from pycircuits.errors import ParameterError
 from pycircuits.params import make_params
-from pycircuits.run import run_circuit
 from pycircuits.spice import run_batch
+from pycircuits.twins.denram import rc_delay_law, state_of
 
 from marks import requires_ngspice, requires_sky130
 

@@ -16,11 +16,11 @@ import pytest
 from click.testing import CliRunner
 
 from pycircuits.circuits import generate
-from pycircuits.circuits.memstack import C_MAX_F, C_MIN_F
+from pycircuits.circuits.run import run_circuit
 from pycircuits.cli import main
 from pycircuits.errors import ParameterError
-from pycircuits.run import run_circuit
 from pycircuits.spice import run_batch
+from pycircuits.twins.memstack import C_MAX_F, C_MIN_F
 
 from marks import requires_ngspice
 

@@ -10,15 +10,15 @@ import numpy as np
 import pytest
 
 from pycircuits.circuits import get, names
-from pycircuits.netlists import golden_text
+from pycircuits.circuits.run import run_circuit
+from pycircuits.flows import golden_text
 from pycircuits.params import make_params
-from pycircuits.run import run_circuit
 from pycircuits.spice import Waveforms
 from pycircuits.spice.rawfile import read_raw
 
 from marks import requires_ngspice
 
-GOLDEN = Path(__file__).resolve().parent.parent / "netlists"
+GOLDEN = Path(__file__).resolve().parents[2] / "netlists"
 
 
 @pytest.mark.parametrize("circuit", names())

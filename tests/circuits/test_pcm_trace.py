@@ -17,11 +17,11 @@ from click.testing import CliRunner
 
 from pycircuits.circuits import generate
 from pycircuits.circuits.pcm_trace import PcmTraceParams, deviates, measure, schedule
+from pycircuits.circuits.run import run_circuit
 from pycircuits.cli import main
 from pycircuits.errors import ParameterError
 from pycircuits.extract.measures import fit_exponential, fit_linear, fit_power_law
 from pycircuits.params import make_params
-from pycircuits.run import run_circuit
 from pycircuits.spice import run_batch
 
 US = 1e-6

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pycircuits.run import run_circuit
+from pycircuits.circuits.run import run_circuit
 
 from marks import requires_ngspice
 

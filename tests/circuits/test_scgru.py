@@ -1,4 +1,4 @@
-"""Switched-capacitor minGRU: the circuit (scgru) against its software twin (pycircuits.mingru)."""
+"""Switched-capacitor minGRU: the circuit (scgru) against its software twin (pycircuits.twins.mingru)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ import numpy as np
 import pytest
 
 from pycircuits.circuits import generate, scgru
+from pycircuits.circuits.run import run_circuit
 from pycircuits.errors import ParameterError
-from pycircuits.mingru import (
+from pycircuits.params import make_params
+from pycircuits.spice import run_batch
+from pycircuits.twins.mingru import (
     MinGRUWeights,
     Quantization,
     load_weights,
@@ -19,9 +22,6 @@ from pycircuits.mingru import (
     random_weights,
     save_weights,
 )
-from pycircuits.params import make_params
-from pycircuits.run import run_circuit
-from pycircuits.spice import run_batch
 
 from marks import requires_ngspice
 
@@ -204,7 +204,7 @@ def test_weight_file_of_wrong_shape_and_non_binary_inputs_are_refused(tmp_path):
 
 
 def test_cli_exits_2_on_a_missing_weight_file(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "pycircuits.cli", "netlist", "scgru", "-p",
+    r = subprocess.run([sys.executable, "-m", "pycircuits", "netlist", "scgru", "-p",
                         f"weights_file={tmp_path / 'missing.npz'}"], capture_output=True, text=True)
     assert r.returncode == 2
     assert "not found" in r.stderr and "Traceback" not in r.stderr
@@ -250,7 +250,7 @@ def test_circuit_state_and_outputs_match_software_over_20_steps(fast_run):
 
 @requires_ngspice
 def test_mac_buses_follow_the_charge_sharing_law(fast_run):
-    from pycircuits.mingru import mac
+    from pycircuits.twins.mingru import mac
     p = fast_run.params
     q, w, x = scgru.quantization_of(p), scgru.weights_of(p), scgru.inputs_of(p).astype(float)
     v_mid, v_swing = 0.6, 0.45

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from pycircuits.circuits import generate
-from pycircuits.run import run_circuit
+from pycircuits.circuits.run import run_circuit
 from pycircuits.spice import run_batch
 
 from marks import requires_ngspice, requires_sky130

@@ -12,7 +12,7 @@ from marks import requires_ngspice
 
 
 def cli(*args, cwd=None, env=None):
-    return subprocess.run([sys.executable, "-m", "pycircuits.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "pycircuits", *args], capture_output=True, text=True,
                           cwd=cwd, env=env, timeout=300)
 
 

@@ -10,7 +10,8 @@ import pytest
 
 from pycircuits.errors import UsageError
 from pycircuits.extract.curve import TransferCurve
-from pycircuits.extract.recipes import build_curve, get_recipe, recipe_names, run_recipe_sweep
+from pycircuits.extract.recipes import build_curve, get_recipe, recipe_names
+from pycircuits.flows import run_recipe_sweep
 
 from marks import requires_ngspice
 
@@ -65,14 +66,14 @@ def test_recipe_refuses_a_sweep_of_another_circuit_or_without_its_measure(tmp_pa
         build_curve(get_recipe("rc-tau"), ds.drop_vars("tau_s"))
     path = tmp_path / "rc.nc"
     ds.to_netcdf(path, engine="h5netcdf")
-    r = subprocess.run([sys.executable, "-m", "pycircuits.cli", "extract", "pcm-drift", str(path), "-o",
+    r = subprocess.run([sys.executable, "-m", "pycircuits", "extract", "pcm-drift", str(path), "-o",
                         str(tmp_path / "c.json")], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "c.json").exists()
 
 
 def test_every_recipe_is_listed_with_its_circuit():
-    r = subprocess.run([sys.executable, "-m", "pycircuits.cli", "extract", "--list"], capture_output=True,
+    r = subprocess.run([sys.executable, "-m", "pycircuits", "extract", "--list"], capture_output=True,
                        text=True, timeout=120)
     assert r.returncode == 0
     for name in recipe_names():

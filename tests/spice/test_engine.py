@@ -9,8 +9,8 @@ import sys
 import numpy as np
 import pytest
 
+from pycircuits.circuits.run import run_circuit
 from pycircuits.errors import ConvergenceError, NetlistError, SimulationError
-from pycircuits.run import run_circuit
 from pycircuits.spice import Session, run_batch, simulate
 from pycircuits.spice.messages import classify, raise_for_errors
 
@@ -113,7 +113,7 @@ def test_timestep_too_small_is_a_convergence_error():
 
 
 def _cli(args, env, cwd=None):
-    return subprocess.run([sys.executable, "-m", "pycircuits.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "pycircuits", *args], capture_output=True, text=True,
                           env=env, cwd=cwd, timeout=120)
 
 

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from pycircuits.errors import UsageError
-from pycircuits.network.experiments import experiment_names, format_table, run_experiment
+from pycircuits.studies import experiment_names, format_table, run_experiment
 
 # the experiments defined in experiments.py itself; the others (own modules)
 # test their determinism in their own test files

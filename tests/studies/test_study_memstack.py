@@ -7,8 +7,8 @@ import pytest
 
 from pycircuits.errors import UsageError
 from pycircuits.extract.curve import TransferCurve
-from pycircuits.network import memstack_rsnn as ms
 from pycircuits.network.hardware import FALLBACK_TAU_SIGMA, HardwareModel
+from pycircuits.studies import memstack as ms
 
 A_Y = np.linspace(0.6, 1.5, 7)  # V
 TAU_C = np.array([6.3, 12.0, 20.3, 30.7, 39.4, 47.6, 50.6]) * 1e-6  # s, the shape of the circuit's curve
@@ -171,7 +171,7 @@ def test_range_aware_layers_keep_their_taus_in_the_range():
 
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory):
-    hw = HardwareModel.from_curves(None, **ms.HW_OPTIONS)
+    hw = HardwareModel.from_curves(None, **ms.STUDY.hw_options)
     return [ms.runner(hw, ms.QUICK, seed, tmp_path_factory.mktemp(f"q{i}")) for i, seed in enumerate((3, 3, 4))]
 
 
@@ -191,6 +191,6 @@ def test_quick_run_reads_a_curves_folder(tmp_path):
     folder.mkdir()
     _tau_curve_with_devices().to_json(folder / ms.TAU_FILE)
     ms.fallback_weight_curve().to_json(folder / ms.WEIGHT_FILE)
-    m, _, _ = ms.runner(HardwareModel.from_curves(folder, **ms.HW_OPTIONS), ms.QUICK, 3, tmp_path / "out")
+    m, _, _ = ms.runner(HardwareModel.from_curves(folder, **ms.STUDY.hw_options), ms.QUICK, 3, tmp_path / "out")
     assert str(folder / ms.TAU_FILE) in m["curves"]["tau"] and "Monte Carlo (400 devices)" in m["curves"]["tau"]
     np.testing.assert_allclose(m["chip"]["tau_ratio"], TAU_C.max() / TAU_C.min(), rtol=0.05)

@@ -11,14 +11,14 @@ import pytest
 
 from pycircuits.errors import UsageError
 from pycircuits.extract.curve import TransferCurve
-from pycircuits.network import metaplastic as mp
 from pycircuits.network.hardware import FALLBACK_WEIGHT_SIGMA, HardwareModel
-from pycircuits.network.metaplastic import (
+from pycircuits.network.tasks import digits_task
+from pycircuits.network.training import Adam
+from pycircuits.studies import metaplastic as mp
+from pycircuits.studies.metaplastic import (
     METAPLASTIC_QUICK,
-    Adam,
     QuantizedMLP,
     device_levels,
-    digits_task,
     level_index,
     metaplastic_step,
     metaplastic_update,
@@ -73,7 +73,7 @@ def test_rule_with_m_attenuates_updates_towards_zero_of_large_weights_only():
 
 def test_adam_first_step_is_lr_times_sign_and_later_steps_follow_the_moments():
     g1, g2 = np.array([0.3, -2.0, 1e-3]), np.array([0.1, 1.0, 1e-3])
-    opt = Adam([(3,)], lr=0.01)
+    opt = Adam.for_shapes([(3,)], lr=0.01)
     (d1,) = opt.deltas([g1])
     np.testing.assert_allclose(d1, -0.01 * g1 / (np.abs(g1) + 1e-8), rtol=1e-12)
     (d2,) = opt.deltas([g2])
@@ -244,11 +244,12 @@ def test_digits_task_is_deterministic_and_permuted():
     assert sorted(a[4]) == list(range(64)) and not np.array_equal(a[4], np.arange(64))
 
 
-def test_module_contract():
-    assert mp.NAME == "metaplastic" and mp.Config is mp.MetaplasticConfig and mp.QUICK is METAPLASTIC_QUICK
-    assert isinstance(mp.DOC, str) and "\n" not in mp.DOC and isinstance(mp.USES, set)
-    json.dumps(asdict(mp.Config()))
-    HardwareModel.from_curves(None, **mp.HW_OPTIONS)
+def test_study_is_registered_with_its_configurations():
+    study = mp.STUDY
+    assert study.name == "metaplastic" and study.config == mp.MetaplasticConfig() and study.quick is METAPLASTIC_QUICK
+    assert isinstance(study.doc, str) and "\n" not in study.doc and study.uses == ()
+    json.dumps(asdict(study.config))
+    HardwareModel.from_curves(None, **study.hw_options)
 
 
 def test_quick_run_is_deterministic_and_metaplasticity_keeps_task_a(tmp_path):

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from pycircuits.errors import UsageError
-from pycircuits.mingru import Quantization, mingru_reference
-from pycircuits.network import mingru_qat as mq
 from pycircuits.network.hardware import HardwareModel
-from pycircuits.network.metaplastic import digits_task
+from pycircuits.studies import mingru as mq
+from pycircuits.studies.metaplastic import digits_task
+from pycircuits.twins.mingru import Quantization, mingru_reference
 
 from marks import requires_ngspice
 
@@ -180,7 +180,7 @@ def test_recorded_trace_of_a_trained_quick_model_replays_through_regress_and_pas
 
 
 def test_quick_mode_runs_is_deterministic_and_depends_on_the_seed(tmp_path):
-    hw = HardwareModel.from_curves(None, **mq.HW_OPTIONS)
+    hw = HardwareModel.from_curves(None, **mq.STUDY.hw_options)
     m0, rows0, files0 = mq.runner(hw, mq.QUICK, 0, tmp_path / "a")
     m0b, rows0b, _ = mq.runner(hw, mq.QUICK, 0, tmp_path / "b")
     assert json.dumps(m0, sort_keys=True) == json.dumps(m0b, sort_keys=True) and rows0 == rows0b

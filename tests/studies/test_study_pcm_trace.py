@@ -14,8 +14,8 @@ import pytest
 from pycircuits.errors import UsageError
 from pycircuits.extract.curve import TransferCurve
 from pycircuits.extract.measures import fit_power_law
-from pycircuits.network import pcm_trace as pt
 from pycircuits.network.hardware import HardwareModel
+from pycircuits.studies import pcm_trace as pt
 
 T0 = 38.6
 US = 1e-6
@@ -186,7 +186,7 @@ def test_bad_input_is_a_usage_error():
 
 
 def _quick(tmp_path, seed, curves=None):
-    hw = HardwareModel.from_curves(curves, **pt.HW_OPTIONS)
+    hw = HardwareModel.from_curves(curves, **pt.STUDY.hw_options)
     metrics, rows, files = pt.runner(hw, pt.QUICK, seed, tmp_path / f"s{seed}")
     assert files and all(f.endswith(".png") for f in files)
     return json.dumps(metrics, sort_keys=True), metrics, rows

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from pycircuits.errors import UsageError
-from pycircuits.network import s4d
 from pycircuits.network.hardware import HardwareModel
 from pycircuits.network.training import softmax_cross_entropy
+from pycircuits.studies import s4d
 
 
 def _model(h: int = 3, n_state: int = 4, n_layers: int = 2, seed: int = 0) -> s4d.S4DNet:
@@ -366,7 +366,7 @@ def test_qat_learns_the_state_ranges_only_when_asked():
 
 
 def test_quick_run_is_deterministic_and_seed_dependent(tmp_path):
-    hw = HardwareModel.from_curves(None, **s4d.HW_OPTIONS)
+    hw = HardwareModel.from_curves(None, **s4d.STUDY.hw_options)
     m1, rows1, files = s4d.runner(hw, s4d.QUICK, 0, tmp_path / "a")
     m2, rows2, _ = s4d.runner(hw, s4d.QUICK, 0, tmp_path / "b")
     m3, _, _ = s4d.runner(hw, s4d.QUICK, 1, tmp_path / "c")
@@ -382,4 +382,4 @@ def test_quick_run_is_deterministic_and_seed_dependent(tmp_path):
             assert 0 <= m1[f"qat_{o}/ax={b}"]["mean"] <= 1
     json.dumps(m1)  # JSON-serialisable, as is the configuration
     json.dumps(dataclasses.asdict(s4d.QUICK)), json.dumps(dataclasses.asdict(s4d.Config()))
-    assert s4d.NAME == "s4d" and s4d.USES == set() and s4d.HW_OPTIONS == {} and s4d.DOC
+    assert s4d.STUDY.name == "s4d" and s4d.STUDY.uses == () and s4d.STUDY.hw_options == {} and s4d.STUDY.doc

@@ -7,8 +7,9 @@ import pytest
 
 from pycircuits.circuits import generate
 from pycircuits.errors import UsageError
+from pycircuits.spice.deck import numeric_params
+from pycircuits.sweep.batches import make_batches, prepare, structure_key
 from pycircuits.sweep.plan import MAX_POINTS, build_plan, load_plan_file, parse_axis
-from pycircuits.sweep.tasks import make_batches, numeric_params, prepare, structure_key
 
 
 def test_grid_is_the_product_with_the_first_axis_outermost():

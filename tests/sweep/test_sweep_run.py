@@ -72,7 +72,7 @@ def trap():
 
 
 def cli(*args, env=None, cwd=None):
-    return subprocess.run([sys.executable, "-m", "pycircuits.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "pycircuits", *args], capture_output=True, text=True,
                           env=env, cwd=cwd, timeout=300)
 
 
@@ -207,7 +207,7 @@ def test_killed_sweep_resumes_without_losing_or_repeating_a_point(tmp_path, clea
     cache_dir, out = tmp_path / "cache", tmp_path / "rc.nc"
     args = ["sweep", "rc", "--vary", "r=lin:1k:24k:24", "-p", "n_steps=20000", "--jobs", "1",
             "--cache", str(cache_dir), "-o", str(out)]
-    proc = subprocess.Popen([sys.executable, "-m", "pycircuits.cli", *args], env=clean_env,
+    proc = subprocess.Popen([sys.executable, "-m", "pycircuits", *args], env=clean_env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while _entries(cache_dir) < 5 and proc.poll() is None and time.monotonic() < deadline:
@@ -228,7 +228,7 @@ def test_killed_sweep_resumes_without_losing_or_repeating_a_point(tmp_path, clea
 
 def test_ctrl_c_stops_cleanly_and_keeps_the_cache(tmp_path, clean_env):
     cache_dir, out = tmp_path / "cache", tmp_path / "rc.nc"
-    proc = subprocess.Popen([sys.executable, "-m", "pycircuits.cli", "sweep", "rc", "--vary", "r=lin:1k:30k:30",
+    proc = subprocess.Popen([sys.executable, "-m", "pycircuits", "sweep", "rc", "--vary", "r=lin:1k:30k:30",
                              "-p", "n_steps=40000", "--jobs", "1", "--cache", str(cache_dir), "-o", str(out)],
                             env=clean_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120

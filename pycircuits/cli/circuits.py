@@ -1,0 +1,104 @@
+"""``pycircuits list``, ``netlist`` and ``run``: one circuit or one deck at a time."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ..errors import UsageError
+from .options import _params_option, _pdk_options
+
+
+@click.command("list")
+@click.argument("circuit", required=False)
+def list_(circuit: str | None) -> None:
+    """List circuits, or one circuit's parameters and measures."""
+    from .. import circuits
+    from ..params import specs
+    if circuit is None:
+        for name in circuits.names():
+            click.echo(f"{name:14s} {circuits.get(name).doc}")
+        return
+    defn = circuits.get(circuit)
+    click.echo(f"{defn.name}: {defn.doc}\n\nparameters:")
+    click.echo(f"  {'name':18s} {'default':>14s} {'unit':6s} {'range':24s} doc")
+    for s in specs(defn.params):
+        default = ",".join(map(str, s.default)) if isinstance(s.default, tuple) else str(s.default)
+        click.echo(f"  {s.name:18s} {default:>14s} {s.unit:6s} {s.range_text():24s} {s.doc}")
+    click.echo("\nmeasures:")
+    for name, doc in defn.measures.items():
+        click.echo(f"  {name:22s} {doc}")
+
+
+@click.command()
+@click.argument("circuit", required=False)
+@_params_option
+@_pdk_options
+@click.option("-o", "--output", type=click.Path(), help="write the netlist here (with --all: the folder)")
+@click.option("--relative-models", is_flag=True,
+              help="write model paths relative to the output file (netlists kept in a repository)")
+@click.option("--all", "all_", is_flag=True,
+              help="write every circuit's default netlist into the folder -o (model paths relative to it)")
+def netlist(circuit: str | None, params: tuple[str, ...], pdk: str, corner: str, output: str | None,
+            relative_models: bool, all_: bool) -> None:
+    """Print or write the netlist of CIRCUIT with its parameters (or, with --all, every circuit's defaults)."""
+    if all_:
+        if circuit or params or not output:
+            raise UsageError("--all writes every circuit's defaults: give only the folder, -o DIR")
+        from ..flows import write_golden_netlists
+        for path in write_golden_netlists(Path(output)):
+            click.echo(str(path))
+        return
+    if not circuit:
+        raise UsageError("name a circuit (pycircuits list shows them), or --all -o DIR")
+    from ..circuits import generate, relocate_models
+    from ..params import parse_assignments
+    _, _, net = generate(circuit, parse_assignments(params), pdk, corner)
+    text = str(net)
+    if output:
+        if relative_models:
+            text = relocate_models(text, output)
+        _write_text(Path(output), text)
+    else:
+        click.echo(text, nl=False)
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Write atomically; an unwritable path is bad input (exit 2)."""
+    from ..files import atomic_write_text
+    atomic_write_text(path, text)
+
+
+@click.command()
+@click.argument("target")
+@_params_option
+@_pdk_options
+@click.option("--backend", type=click.Choice(["session", "batch"]), default="session", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="save waveforms (.nc or .npz)")
+@click.option("--raw", "raw", type=click.Path(dir_okay=False), help="keep ngspice's raw file (batch backend)")
+@click.option("--plot", "plot", type=click.Path(dir_okay=False), help="PNG of the key waveforms")
+@click.option("--json", "as_json", is_flag=True, help="print the measures as JSON")
+def run(target: str, params: tuple[str, ...], pdk: str, corner: str, backend: str,
+        output: str | None, raw: str | None, plot: str | None, as_json: bool) -> None:
+    """Simulate CIRCUIT (or a netlist FILE.cir) and print its measures."""
+    from ..circuits.run import run_circuit, run_netlist_file
+    from ..params import parse_assignments
+    values = parse_assignments(params)
+    if target.endswith((".cir", ".sp", ".spice", ".net")) or Path(target).is_file():
+        result = run_netlist_file(Path(target), values, backend=backend, raw=raw)
+    else:
+        result = run_circuit(target, values, pdk=pdk, corner=corner, backend=backend, raw=raw)
+    if output:
+        result.save(Path(output))
+    if plot:
+        result.plot(Path(plot))
+    if as_json:
+        click.echo(json.dumps(result.measures_jsonable(), indent=1))
+    else:
+        for line in result.summary_lines():
+            click.echo(line)
+
+
+commands = [list_, netlist, run]
