@@ -399,7 +399,6 @@ _GLYPHS = [
 ]
 
 
-
 def _glyphs() -> np.ndarray:
     return np.array([[[c == "X" for c in row] for row in g] for g in _GLYPHS], dtype=float)
 

@@ -269,7 +269,6 @@ def _plot_denram(m: dict[str, Any], runs: dict[str, Any], out_dir: Path, files: 
     _save(fig, out_dir / "denram_delays.png", files)
 
 
-
 STUDY = register(Study(
     name="denram",
     doc="DenRAM delays + RRAM weights on delay_pattern and ECG; ideal vs chips; vs a recurrent SNN",

@@ -154,8 +154,6 @@ def _plot_hierarchy(m: dict[str, Any], cfg: _HierarchyConfig, out_dir: Path, fil
     _save(fig, out_dir / "hierarchy.png", files)
 
 
-
-
 STUDY = register(Study(
     name="hierarchy",
     doc="MTS-XOR: homogeneous vs hierarchical time constants; does training make a hierarchy?",
