@@ -1,10 +1,15 @@
 """Engine benchmark: per-point cost of the ways to run a sweep point, side by side, as ratios.
 
-On the sky130 inverter (one stage):
+On the sky130 inverter (one stage, 250 steps):
   (a) `ngspice -b` subprocess per point, re-loading the PDK every point (spicelib's way);
   (b) PySpice-style `load_circuit` per point in the shared library (re-parses the PDK);
-  (c) our Session: load once, `alterparam` + `reset` + `run` per point;
-  (d) ngspice's own analysis time (the floor).
+  (c) our Session: load once, `alterparam` + `reset` + `run` per point, with ngspice's
+      OpenMP threads at 2 (ngspice's own default) and at 1 (ours);
+  (d) the floor: ngspice's own analysis time with one thread (the `run` command alone,
+      and ngspice's `rusage` statistics).
+Where a re-run's time goes (alterparam, reset, run, vector fetch, destroy, Python).
+The first load in a fresh process (libngspice start + PDK load + first run) against
+`ngspice -b` on the same deck.
 On the tiny `rc` circuit: Session vs batch subprocess per run.
 Memory: resident-set growth over N consecutive `rc` runs in one Session.
 
@@ -17,12 +22,27 @@ import argparse
 import os
 import re
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 
 from pycircuits.circuits import generate
 from pycircuits.pdk import sky130_library
 from pycircuits.spice import Session, run_batch
 from pycircuits.spice.ngshared import NgShared
+
+INVERTER = {"n_stages": 1, "n_steps": 250}
+
+_FIRST_LOAD = """
+import sys, time
+net = open(sys.argv[1]).read()
+t0 = time.perf_counter()
+from pycircuits.spice import Session
+s = Session()
+s.run(net)
+print(time.perf_counter() - t0)
+"""
 
 
 def rss_mb() -> float:
@@ -35,9 +55,48 @@ def with_wn(netlist: str, wn: float) -> str:
     return re.sub(r"^\.param wn=\S+$", f".param wn={wn!r}", netlist, flags=re.MULTILINE)
 
 
+def med(xs) -> float:
+    return statistics.median(xs)
+
+
+def rerun(s: Session, netlist: str, widths: list[float], threads: int) -> dict[str, float]:
+    """Median re-run wall time, its phases, and ngspice's own analysis statistics at ``threads``."""
+    s.threads = threads
+    s.run(netlist, {"wn": widths[-1]})  # takes the thread count (a reset)
+    walls, phases, rusage = [], [], []
+    for wn in widths:
+        w = s.run(netlist, {"wn": wn})
+        walls.append(w.wall_time_s)
+        phases.append(dict(s.last_phases))
+        text = " ".join(NgShared.get().command("rusage time", check=False))
+        m = re.search(r"= *([0-9.eE+-]+)", text)
+        if m:
+            rusage.append(float(m[1]))
+    out = {k: med([p[k] for p in phases]) for k in phases[0]}
+    out["wall"] = med(walls)
+    out["python"] = out["wall"] - sum(med([p[k] for p in phases]) for k in phases[0])
+    out["rusage"] = med(rusage) if rusage else float("nan")
+    return out
+
+
+def first_load(netlist: str) -> tuple[float, float]:
+    """Seconds: a fresh process's first Session run, and `ngspice -b` on the same deck."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "deck.cir")
+        with open(path, "w") as fh:
+            fh.write(netlist)
+        ours = [float(subprocess.run([sys.executable, "-c", _FIRST_LOAD, path], capture_output=True, text=True,
+                                     check=True).stdout.split()[-1]) for _ in range(3)]
+        batch = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            subprocess.run(["ngspice", "-b", path], capture_output=True, check=True)
+            batch.append(time.perf_counter() - t0)
+    return med(ours), med(batch)
+
+
 def bench_sky130(points: int) -> None:
-    # ~250 time steps: an analysis of a few tens of ms, as in a typical sweep point
-    _, _, net = generate("inverter", {"n_stages": 1, "n_steps": 250}, pdk="sky130")
+    _, _, net = generate("inverter", INVERTER, pdk="sky130")
     netlist = str(net)
     widths = [1e-6 * (1 + 0.05 * k) for k in range(points)]
     n_sub = max(3, points // 5)  # the slow ways on fewer points: each costs seconds
@@ -60,19 +119,25 @@ def bench_sky130(points: int) -> None:
 
     s = Session()
     s.run(netlist, {"wn": widths[0]})  # the one load
-    per_point, analysis = [], []
-    for wn in widths:
-        w = s.run(netlist, {"wn": wn})
-        per_point.append(w.wall_time_s)
-        analysis.append(w.analysis_time_s)
-    t_c = statistics.mean(per_point)
-    t_d = statistics.mean(analysis)
-    print(f"sky130 inverter, {points} points ({n_sub} for a and b)")
-    print(f"  (a) ngspice -b per point          {t_a * 1e3:9.1f} ms")
-    print(f"  (b) load_circuit per point        {t_b * 1e3:9.1f} ms")
-    print(f"  (c) Session alterparam re-run     {t_c * 1e3:9.1f} ms")
-    print(f"  (d) ngspice analysis time alone   {t_d * 1e3:9.1f} ms")
-    print(f"  ratio a/c = {t_a / t_c:.1f}x   b/c = {t_b / t_c:.1f}x   c/d = {t_c / t_d:.2f}")
+    two = rerun(s, netlist, widths, 2)
+    one = rerun(s, netlist, widths, 1)
+    floor = one["run"]
+    t_first, t_b1 = first_load(netlist)
+    print(f"sky130 inverter, {points} points ({n_sub} for a and b), medians")
+    print(f"  (a) ngspice -b per point                 {t_a * 1e3:9.1f} ms")
+    print(f"  (b) load_circuit per point               {t_b * 1e3:9.1f} ms")
+    print(f"  (c) Session re-run, 2 OpenMP threads     {two['wall'] * 1e3:9.2f} ms   "
+          f"(run alone {two['run'] * 1e3:.2f} ms)")
+    print(f"  (c) Session re-run, 1 OpenMP thread      {one['wall'] * 1e3:9.2f} ms")
+    print(f"  (d) floor: `run` alone, 1 thread         {floor * 1e3:9.2f} ms   (ngspice rusage: "
+          f"{one['rusage'] * 1e3:.1f} ms, 1 ms resolution)")
+    print("  where a 1-thread re-run goes: " + ", ".join(
+        f"{k} {one[k] * 1e3:.2f} ms" for k in ("load_and_alterparam", "reset", "run", "fetch", "destroy", "python")))
+    print(f"  first load (fresh process, start + load + run) {t_first:.2f} s   ngspice -b {t_b1:.2f} s   "
+          f"ratio {t_first / t_b1:.2f}")
+    print(f"  ratios: a/c = {t_a / one['wall']:.0f}x   b/c = {t_b / one['wall']:.0f}x   "
+          f"2-thread/1-thread = {two['wall'] / one['wall']:.2f}x   c/floor = {one['wall'] / floor:.2f}x   "
+          f"(c - reset)/floor = {(one['wall'] - one['reset']) / floor:.2f}x")
 
 
 def bench_rc(runs: int) -> None:

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import FileFormatError, UsageError
 from ..files import atomic_write, jsonable
-from ..spice import Waveforms, run_batch, simulate
+from ..spice import DEFAULT_THREADS, Waveforms, check_threads, run_batch, simulate
 from ..spice.deck import absolutize_includes, set_params
 
 
@@ -88,32 +88,41 @@ def _short(v: Any) -> str:
     return f"[{shown}{', ...' if arr.size > 6 else ''}] ({arr.size} values)"
 
 
-def execute(netlist: str, backend: str, raw: str | None = None) -> Waveforms:
-    """Run a netlist on a backend; ``raw`` keeps the raw file (batch backend only)."""
+def execute(netlist: str, backend: str, raw: str | None = None, threads: int | None = None) -> Waveforms:
+    """Run a netlist on a backend; ``raw`` keeps the raw file (batch backend only).
+
+    ``threads``: ngspice's OpenMP threads (None: one, ngspice's setting in this package).
+    """
+    if threads is not None:
+        check_threads(threads)
     if raw:
         if backend != "batch":
             raise UsageError("--raw keeps ngspice's own raw file: use it with --backend batch")
-        return run_batch(netlist, raw_out=raw)
-    return simulate(netlist, backend=backend)
+        return run_batch(netlist, raw_out=raw, threads=threads or DEFAULT_THREADS)
+    return simulate(netlist, backend=backend, threads=threads)
 
 
 def run_circuit(name: str, values: Mapping[str, Any] | None = None, pdk: str = "generic130",
-                corner: str = "tt", backend: str = "session", raw: str | None = None) -> RunResult:
-    """Generate circuit ``name`` with ``values``, simulate it and compute its measures."""
+                corner: str = "tt", backend: str = "session", raw: str | None = None,
+                ngspice_threads: int | None = None) -> RunResult:
+    """Generate circuit ``name`` with ``values``, simulate it and compute its measures.
+
+    ``ngspice_threads`` sets ngspice's OpenMP threads (one unless given).
+    """
     from . import generate
     defn, params, net = generate(name, values, pdk, corner)
     text = str(net)
-    waves = execute(text, backend, raw)
+    waves = execute(text, backend, raw, ngspice_threads)
     return RunResult(name=name, netlist=text, waveforms=waves, measures=defn.measure(waves, params),
                      params=params, pdk=pdk, corner=corner)
 
 
 def run_netlist_file(path: Path, values: Mapping[str, Any] | None = None, backend: str = "session",
-                     raw: str | None = None) -> RunResult:
+                     raw: str | None = None, ngspice_threads: int | None = None) -> RunResult:
     """Run a netlist file as it is, with ``.param`` values overridden by ``values``."""
     try:
         text = path.read_text()
     except (OSError, UnicodeDecodeError) as exc:
         raise FileFormatError(f"cannot read netlist {path}: {getattr(exc, 'strerror', exc)}") from None
     text = absolutize_includes(set_params(text, values or {}), path.resolve().parent)
-    return RunResult(name=path.name, netlist=text, waveforms=execute(text, backend, raw))
+    return RunResult(name=path.name, netlist=text, waveforms=execute(text, backend, raw, ngspice_threads))

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ..errors import UsageError
-from .options import _params_option, _pdk_options
+from .options import _params_option, _pdk_options, _threads_option, threads_value
 
 
 @click.command("list")
@@ -80,16 +80,19 @@ def _write_text(path: Path, text: str) -> None:
 @click.option("--raw", "raw", type=click.Path(dir_okay=False), help="keep ngspice's raw file (batch backend)")
 @click.option("--plot", "plot", type=click.Path(dir_okay=False), help="PNG of the key waveforms")
 @click.option("--json", "as_json", is_flag=True, help="print the measures as JSON")
+@_threads_option
 def run(target: str, params: tuple[str, ...], pdk: str, corner: str, backend: str,
-        output: str | None, raw: str | None, plot: str | None, as_json: bool) -> None:
+        output: str | None, raw: str | None, plot: str | None, as_json: bool, ngspice_threads: str | None) -> None:
     """Simulate CIRCUIT (or a netlist FILE.cir) and print its measures."""
     from ..circuits.run import run_circuit, run_netlist_file
     from ..params import parse_assignments
     values = parse_assignments(params)
+    threads = threads_value(ngspice_threads)
     if target.endswith((".cir", ".sp", ".spice", ".net")) or Path(target).is_file():
-        result = run_netlist_file(Path(target), values, backend=backend, raw=raw)
+        result = run_netlist_file(Path(target), values, backend=backend, raw=raw, ngspice_threads=threads)
     else:
-        result = run_circuit(target, values, pdk=pdk, corner=corner, backend=backend, raw=raw)
+        result = run_circuit(target, values, pdk=pdk, corner=corner, backend=backend, raw=raw,
+                             ngspice_threads=threads)
     if output:
         result.save(Path(output))
     if plot:

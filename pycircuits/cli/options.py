@@ -14,3 +14,20 @@ def _pdk_options(f):
     f = click.option("--corner", default="tt", show_default=True, help="process corner")(f)
     return click.option("--pdk", default="generic130", show_default=True,
                         help="MOS model set: generic130 | sky130")(f)
+
+
+def _threads_option(f):
+    return click.option("--ngspice-threads", "ngspice_threads", metavar="N",
+                        help="ngspice's OpenMP threads per process (BSIM device evaluation)  [default: 1]")(f)
+
+
+def threads_value(text: str | None) -> int | None:
+    """The --ngspice-threads value checked (None when not given)."""
+    if text is None:
+        return None
+    from ..errors import UsageError
+    from ..spice.ngshared import MAX_THREADS, check_threads
+    try:
+        return check_threads(float(text))
+    except (ValueError, UsageError):
+        raise UsageError(f"--ngspice-threads: expected an integer from 1 to {MAX_THREADS}, got {text!r}") from None

@@ -12,6 +12,8 @@ import click
 import numpy as np
 
 from ..errors import SimulationError, UsageError
+from ..spice.ngshared import DEFAULT_THREADS
+from .options import _threads_option, threads_value
 
 
 def _number(text: str | None, what: str, kind: type = int) -> Any:
@@ -74,12 +76,16 @@ def _as_vary(items: list[Any]) -> dict[str, Any]:
               help="per-point limit (local workers)")
 @click.option("--recycle", metavar="N", default="500", show_default=True,
               help="restart a worker after N analyses (bounds libngspice's memory)")
+@click.option("--batch-size", metavar="N",
+              help="points per worker task  [default: a quarter of each worker's share; >= 100 on Dask]")
+@_threads_option
 @click.option("-o", "--output", type=click.Path(dir_okay=False), metavar="SWEEP.nc",
               help="dataset to write (a CSV of the scalar measures goes beside it)")
 def sweep_cmd(circuit: str | None, vary: tuple[str, ...], params: tuple[str, ...], mc: str | None,
               seed: str | None, corners: tuple[str, ...], pdk: str | None, plan_file: str | None,
               jobs: str | None, scheduler: str | None, cache_dir: str | None, no_cache: bool,
-              keep_waveforms: bool, timeout_s: str, recycle: str, output: str | None) -> None:
+              keep_waveforms: bool, timeout_s: str, recycle: str, batch_size: str | None,
+              ngspice_threads: str | None, output: str | None) -> None:
     """Sweep CIRCUIT over parameters, Monte Carlo samples and corners; write SWEEP.nc and SWEEP.csv."""
     from ..params import parse_assignments
     from ..sweep import load_plan_file, sweep
@@ -103,6 +109,8 @@ def sweep_cmd(circuit: str | None, vary: tuple[str, ...], params: tuple[str, ...
                pdk=pdk or spec.get("pdk", "generic130"), jobs=_number(jobs, "--jobs"), scheduler=scheduler,
                cache=False if no_cache else (cache_dir or True), keep_waveforms=keep_waveforms,
                timeout_s=_number(timeout_s, "--timeout", float), recycle=_number(recycle, "--recycle"),
+               ngspice_threads=threads_value(ngspice_threads) or spec.get("ngspice_threads", DEFAULT_THREADS),
+               batch_size=_number(batch_size, "--batch-size") if batch_size is not None else spec.get("batch_size"),
                output=output)
     for line in summary_lines(ds):
         click.echo(line)
@@ -119,7 +127,9 @@ def summary_lines(ds) -> list[str]:
     rate = a["n_points"] / a["wall_time_s"] if a["wall_time_s"] > 0 else 0.0
     lines = [f"sweep {a['circuit']}: {a['n_points']} points ({a['n_computed']} computed, {a['n_cached']} cached, "
              f"{a['n_failed']} failed) in {a['wall_time_s']:.1f} s, {rate:.1f} points/s",
-             f"ngspice: {a['n_runs']} runs, {a['n_loads']} circuit loads, {a['n_batches']} batches on {a['executor']}"]
+             f"ngspice: {a['n_runs']} runs, {a['n_loads']} circuit loads, {a['n_batches']} batches of up to "
+             f"{a.get('batch_size', '?')} points on {a['executor']}, {a.get('ngspice_threads', 1)} OpenMP "
+             f"thread(s) per worker"]
     if a["n_failed"]:
         dims = list(ds["error"].dims)
         errors = ds["error"].values

@@ -16,6 +16,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
 from .batch import run_batch
 from .messages import ngspice_executable, ngspice_version
+from .ngshared import DEFAULT_THREADS, check_threads
 from .rawfile import read_raw
 from .session import Session
 from .waveforms import Waveforms, canonical_name, netlist_hash
@@ -24,26 +25,34 @@ BACKENDS = ("session", "batch")
 _session: Session | None = None
 
 
-def default_session() -> Session:
-    """The process-wide :class:`Session` (libngspice is one per process)."""
+def default_session(threads: int | None = None) -> Session:
+    """The process-wide :class:`Session` (libngspice is one per process).
+
+    ``threads`` sets ngspice's OpenMP threads (None: keep the setting, one by default).
+    """
     global _session
     if _session is None:
         _session = Session()
+    if threads is not None:
+        _session.threads = threads
     return _session
 
 
 def simulate(netlist: str, backend: str = "session", params: Mapping[str, float] | None = None,
-             timeout_s: float = 600.0) -> Waveforms:
-    """Run a netlist on a backend; ``params`` overrides ``.param`` values (session only)."""
+             timeout_s: float = 600.0, threads: int | None = None) -> Waveforms:
+    """Run a netlist on a backend; ``params`` overrides ``.param`` values (session only).
+
+    ``threads``: ngspice's OpenMP threads for this run (one unless set).
+    """
     if backend == "session":
-        return default_session().run(netlist, params)
+        return default_session(threads).run(netlist, params)
     if backend == "batch":
         if params:
             raise ValueError("the batch backend takes parameters written into the netlist")
-        return run_batch(netlist, timeout_s=timeout_s)
+        return run_batch(netlist, timeout_s=timeout_s, threads=threads or DEFAULT_THREADS)
     raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
 
 
-__all__ = ["BACKENDS", "Session", "Waveforms", "canonical_name", "default_session",
+__all__ = ["BACKENDS", "DEFAULT_THREADS", "check_threads", "Session", "Waveforms", "canonical_name", "default_session",
            "netlist_hash", "ngspice_executable", "ngspice_version", "read_raw", "run_batch",
            "simulate"]

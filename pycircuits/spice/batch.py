@@ -19,15 +19,17 @@ from pathlib import Path
 from ..errors import SimulationTimeout
 from .deck import analysis_of
 from .messages import ngspice_executable, ngspice_version, raise_for_errors, warnings_of
+from .ngshared import check_threads
 from .rawfile import read_raw
 from .waveforms import Waveforms, netlist_hash
 
 
 def run_batch(netlist: str, timeout_s: float = 600.0, raw_out: str | Path | None = None,
-              workdir: str | Path | None = None) -> Waveforms:
+              workdir: str | Path | None = None, threads: int = 1) -> Waveforms:
     """Run a netlist in ``ngspice -b`` and return its (last) analysis as Waveforms.
 
-    ``raw_out`` keeps the raw file at that path.  A run past ``timeout_s`` is
+    ``threads`` is ngspice's OpenMP thread count (``-D num_threads=N``; as in
+    a session, one by default).  ``raw_out`` keeps the raw file at that path.  A run past ``timeout_s`` is
     killed (with its whole process group) and raises :class:`SimulationTimeout`.
     """
     exe = ngspice_executable()
@@ -37,7 +39,8 @@ def run_batch(netlist: str, timeout_s: float = 600.0, raw_out: str | Path | None
         raw = Path(raw_out).resolve() if raw_out else Path(tmp) / "out.raw"
         cir.write_text(netlist if netlist.endswith("\n") else netlist + "\n")
         t0 = time.perf_counter()
-        proc = subprocess.Popen([exe, "-b", "-r", str(raw), str(cir)], cwd=tmp,
+        proc = subprocess.Popen([exe, "-b", "-D", f"num_threads={check_threads(threads)}", "-r", str(raw), str(cir)],
+                                cwd=tmp,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, text=True, errors="replace",
                                 start_new_session=True)

@@ -25,12 +25,28 @@ class Session:
     >>> s = Session()
     >>> w = s.run(netlist)                     # loads, runs
     >>> w2 = s.run(netlist, {"r": 2e3})        # alterparam r=2000 + reset, no re-load
+
+    ``threads`` sets ngspice's OpenMP threads for the process's libngspice
+    (default: leave it as it is, which starts at one thread: see
+    :mod:`pycircuits.spice.ngshared`).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, threads: int | None = None) -> None:
         self._ng = NgShared.get()
+        if threads is not None:
+            self._ng.set_threads(threads)
         self.loads = 0
         self.runs = 0
+        self.last_phases: dict[str, float] = {}
+
+    @property
+    def threads(self) -> int:
+        """The OpenMP thread count ngspice holds for this process's analyses."""
+        return self._ng.ngspice_threads()
+
+    @threads.setter
+    def threads(self, n: int) -> None:
+        self._ng.set_threads(n)
 
     # What is loaded lives on the process-wide NgShared, so that several Session
     # handles in one process never disagree about the one libngspice they share.
@@ -93,23 +109,30 @@ class Session:
             if not PARAM_NAME.match(name):
                 raise ValueError(f"bad parameter name {name!r}")
             self._ng.command(f"alterparam {name}={fmt(value)}")
+        t_alter = time.perf_counter()
         if changed or self._dirty:
             self._ng.command("reset")
         self._applied = {k: v for k, v in wanted.items()}
         t1 = time.perf_counter()
         lines = self._ng.command("run", check=False)
-        analysis_s = time.perf_counter() - t1
+        t2 = time.perf_counter()
+        analysis_s = t2 - t1
         self.runs += 1
         self._dirty = True
         try:
             raise_for_errors(lines)
             plot = self._ng.current_plot()
             vectors = self._ng.vectors(plot)
+            t3 = time.perf_counter()
         finally:
             self._ng.free_plots()
+        t4 = time.perf_counter()
         if not vectors or plot == "const":
             raise_for_errors(lines, failed=True)
         analysis = analysis_of(plot)
+        # Where this run's time went (seconds): benchmarks/engine.py reports it.
+        self.last_phases = {"load_and_alterparam": t_alter - t0, "reset": t1 - t_alter, "run": analysis_s,
+                            "fetch": t3 - t2, "destroy": t4 - t3}
         return Waveforms.from_vectors(
             analysis, vectors, ngspice_version=self._ng.version,
             netlist_hash=self._loaded_hash or "", wall_time_s=time.perf_counter() - t0,

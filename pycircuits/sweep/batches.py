@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..spice.deck import blank_param_values, numeric_params
@@ -41,11 +41,11 @@ class Batch:
     tasks: tuple[Task, ...]
     keep_waveforms: bool = False
     cache_dir: str | None = None  # workers that share the filesystem write entries themselves
+    threads: int = 1  # ngspice's OpenMP threads in the worker
 
     def with_tasks(self, tasks: Sequence[Task]) -> Batch:
         """The same batch holding only ``tasks`` (the rest of an interrupted batch)."""
-        return Batch(self.batch_id, self.circuit, self.module, self.netlist, tuple(tasks),
-                     self.keep_waveforms, self.cache_dir)
+        return replace(self, tasks=tuple(tasks))
 
 
 def structure_key(netlist: str) -> str:
@@ -77,10 +77,19 @@ def prepare(plan: Plan, points: Sequence[Point], ngspice_version: str) -> Prepar
     return Prepared(tuple(tasks), tuple(structure_of), netlists)
 
 
+def batch_size(n_points: int, jobs: int, minimum: int = 1) -> int:
+    """Points per batch: about a quarter of each worker's share, and at least ``minimum``."""
+    return max(1, minimum, math.ceil(n_points / max(1, jobs) / 4))
+
+
 def make_batches(prepared: Prepared, indices: Sequence[int], circuit: str, module: str, jobs: int,
-                 keep_waveforms: bool = False, cache_dir: str | None = None) -> list[Batch]:
-    """Cut the points ``indices`` into batches of one structure, ~len/jobs/4 points each (>= 1)."""
-    size = max(1, math.ceil(len(indices) / max(1, jobs) / 4))
+                 keep_waveforms: bool = False, cache_dir: str | None = None, threads: int = 1,
+                 size: int | None = None) -> list[Batch]:
+    """Cut the points ``indices`` into batches of one structure, ``size`` points each.
+
+    ``size`` None: :func:`batch_size` (a quarter of each worker's share, >= 1).
+    """
+    size = size or batch_size(len(indices), jobs)
     groups: dict[str, list[Task]] = {}
     for i in indices:
         groups.setdefault(prepared.structure_of[i], []).append(prepared.tasks[i])
@@ -88,5 +97,5 @@ def make_batches(prepared: Prepared, indices: Sequence[int], circuit: str, modul
     for skey, tasks in groups.items():
         for start in range(0, len(tasks), size):
             batches.append(Batch(len(batches), circuit, module, prepared.netlists[skey],
-                                 tuple(tasks[start:start + size]), keep_waveforms, cache_dir))
+                                 tuple(tasks[start:start + size]), keep_waveforms, cache_dir, threads))
     return batches

@@ -32,7 +32,8 @@ from ..params import ParamSpec, make_params, parse_number, specs
 
 MAX_POINTS = 1_000_000
 _KINDS = ("lin", "log", "list")
-_PLAN_KEYS = {"circuit", "pdk", "corners", "corner", "mc", "seed", "params", "vary"}
+_PLAN_KEYS = {"circuit", "pdk", "corners", "corner", "mc", "seed", "params", "vary", "ngspice_threads",
+              "batch_size"}
 
 
 @dataclass(frozen=True)

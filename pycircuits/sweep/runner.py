@@ -15,10 +15,17 @@ from typing import Any
 from .. import __version__
 from ..errors import UsageError
 from ..files import check_folder_writable, jsonable
-from .batches import make_batches, prepare
+from ..spice.ngshared import DEFAULT_THREADS, check_threads
+from .batches import batch_size, make_batches, prepare
 from .cache import MEASURE_CODE_VERSION, Cache, default_cache_dir
+from .executor import LocalExecutor
 from .plan import build_plan
 from .worker import PointResult
+
+# Points per batch at least, on Dask: each batch is one scheduled task, whose
+# round trip costs milliseconds (benchmarks/sweep.py measures it), against
+# about a millisecond for a point of a small circuit.
+DASK_MIN_BATCH = 100
 
 
 @dataclass
@@ -36,6 +43,8 @@ class SweepStats:
     workers_started: int = 0
     wall_time_s: float = 0.0
     executor: str = ""
+    batch_size: int = 0
+    ngspice_threads: int = DEFAULT_THREADS
     loads: dict[tuple[int, int], int] = field(default_factory=dict)  # (batch, pid) -> loads
 
     def attrs(self) -> dict[str, Any]:
@@ -45,7 +54,8 @@ class SweepStats:
                 "n_failed": self.n_failed, "n_runs": self.n_runs, "n_loads": self.n_loads,
                 "n_batches": self.n_batches, "max_loads_per_batch": self.max_loads_per_batch,
                 "workers_started": self.workers_started, "wall_time_s": self.wall_time_s,
-                "points_per_s": rate, "executor": self.executor}
+                "points_per_s": rate, "executor": self.executor, "batch_size": self.batch_size,
+                "ngspice_threads": self.ngspice_threads}
 
 
 def _cache_of(cache: str | Path | bool | None) -> Cache:
@@ -68,7 +78,7 @@ def _progress(total: int, initial: int, show: bool | None):
 
 def _executor(jobs: int | None, scheduler: str | None, timeout_s: float, recycle: int,
               scheduler_timeout_s: float):
-    from .executor import DaskExecutor, LocalExecutor
+    from .executor import DaskExecutor
     if scheduler:
         if jobs is not None:
             raise UsageError("give --jobs or --scheduler, not both")
@@ -91,7 +101,8 @@ def sweep(circuit: str, vary: Mapping[str, Any] | Iterable[Any] | None = None,
           scheduler: str | None = None, cache: str | Path | bool | None = True,
           keep_waveforms: bool = False, timeout_s: float = 300.0, recycle: int = 500,
           output: str | Path | None = None, progress: bool | None = None,
-          scheduler_timeout_s: float = 10.0):
+          scheduler_timeout_s: float = 10.0, ngspice_threads: int = DEFAULT_THREADS,
+          batch_size: int | None = None):
     """Run a parameter sweep / Monte Carlo of ``circuit`` and return its :class:`xarray.Dataset`.
 
     ``vary`` maps parameter names to ``"lin:A:B:N"``, ``"log:A:B:N"``,
@@ -107,6 +118,12 @@ def sweep(circuit: str, vary: Mapping[str, Any] | Iterable[Any] | None = None,
     ``attrs`` hold provenance and ``n_points``, ``n_computed``, ``n_cached``,
     ``n_failed``, ``n_runs``, ``n_loads``, ``wall_time_s``.
 
+    ``ngspice_threads`` is ngspice's OpenMP thread count in each worker (one:
+    the workers are the parallelism).  ``batch_size`` is the number of points
+    a worker runs per circuit load and per message (default: a quarter of
+    each worker's share, and at least :data:`DASK_MIN_BATCH` on Dask, where
+    each batch is a scheduled task).
+
     >>> ds = sweep("rc", {"r": "log:1k:100k:5"}, {"sigma_r": 0.1}, mc=50, seed=1)
     >>> ds.tau_s.median("mc")
     """
@@ -116,6 +133,10 @@ def sweep(circuit: str, vary: Mapping[str, Any] | Iterable[Any] | None = None,
     t0 = time.perf_counter()
     plan = build_plan(circuit, vary, params, mc=mc, seed=seed, corners=corners, pdk=pdk)
     _check_numbers(jobs, timeout_s, recycle)
+    threads = check_threads(ngspice_threads)
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int | float)
+                                   or not 1 <= batch_size < float("inf") or batch_size != int(batch_size)):
+        raise UsageError(f"--batch-size: expected a positive integer, got {batch_size}")
     if output is not None:
         check_writable(output)
     store = _cache_of(cache)
@@ -126,7 +147,7 @@ def sweep(circuit: str, vary: Mapping[str, Any] | Iterable[Any] | None = None,
     executor = _executor(jobs, scheduler, timeout_s, recycle, scheduler_timeout_s)
     stats = SweepStats(n_points=len(points), executor=executor.name)
     try:
-        results = _run(prepared, store, executor, defn, keep_waveforms, stats, progress)
+        results = _run(prepared, store, executor, defn, keep_waveforms, stats, progress, threads, batch_size)
     finally:
         executor.close()
     stats.workers_started = getattr(executor, "workers_started", 0)
@@ -154,7 +175,7 @@ def _base_params(defn, plan) -> dict[str, Any]:
 
 
 def _run(prepared, store: Cache, executor, defn, keep_waveforms: bool, stats: SweepStats,
-         progress: bool | None) -> list[PointResult]:
+         progress: bool | None, threads: int = DEFAULT_THREADS, size: int | None = None) -> list[PointResult]:
     """Serve cached points, run the rest; return one result per point, in point order."""
     by_key: dict[str, list[int]] = {}
     for i, task in enumerate(prepared.tasks):
@@ -171,8 +192,12 @@ def _run(prepared, store: Cache, executor, defn, keep_waveforms: bool, stats: Sw
     stats.n_cached = len(results)
     jobs = getattr(executor, "jobs", None) or _dask_workers(executor)
     cache_dir = str(store.root.parent) if store.enabled and executor.writes_cache else None
-    batches = make_batches(prepared, todo, defn.name, defn.build.__module__, jobs, keep_waveforms, cache_dir)
-    stats.n_batches = len(batches)
+    if size is None:
+        minimum = 1 if isinstance(executor, LocalExecutor) else DASK_MIN_BATCH
+        size = batch_size(len(todo), jobs, minimum)
+    batches = make_batches(prepared, todo, defn.name, defn.build.__module__, jobs, keep_waveforms, cache_dir,
+                           threads, size)
+    stats.n_batches, stats.batch_size, stats.ngspice_threads = len(batches), size, threads
     failed = sum(1 for r in results.values() if not r.entry.ok)
     with _progress(len(prepared.tasks), stats.n_cached, progress) as bar:
         def on_result(r: PointResult) -> None:

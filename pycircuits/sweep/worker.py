@@ -90,7 +90,7 @@ def run_tasks(batch: Batch, on_start: Callable[[Task], None] | None = None,
     out = []
     with _lock:
         try:
-            defn, session, problem = _circuit(batch), default_session(), ""
+            defn, session, problem = _circuit(batch), default_session(batch.threads), ""
         except Exception as exc:  # noqa: BLE001 - e.g. no libngspice, or the circuit's module is missing
             defn = session = None
             problem = f"worker cannot run circuit {batch.circuit}: {exc}"

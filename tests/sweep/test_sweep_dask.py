@@ -55,3 +55,14 @@ def test_unreachable_scheduler_is_bad_input():
         sweep("rc", {"r": "list:1k"}, scheduler="tcp://127.0.0.1:1", cache=False)
     with pytest.raises(UsageError, match="expected tcp://HOST:PORT"):
         sweep("rc", {"r": "list:1k"}, scheduler="127.0.0.1", cache=False)
+
+
+def test_batch_sizes_on_dask_give_the_local_dataset_bit_for_bit(scheduler):
+    from pycircuits.sweep.runner import DASK_MIN_BATCH
+    local = sweep("rc", seed=3, jobs=2, cache=False, **KW)
+    default = sweep("rc", seed=3, scheduler=scheduler, cache=False, **KW)
+    assert default.attrs["batch_size"] == DASK_MIN_BATCH and default.attrs["n_batches"] == 1
+    small = sweep("rc", seed=3, scheduler=scheduler, cache=False, batch_size=5, **KW)
+    assert small.attrs["batch_size"] == 5 and small.attrs["n_batches"] == 5  # 24 points: 5+5+5+5+4
+    assert default.attrs["ngspice_threads"] == small.attrs["ngspice_threads"] == 1
+    assert _same(local, default) and _same(local, small)
