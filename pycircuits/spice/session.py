@@ -9,13 +9,16 @@ and removing the circuit (``remcirc``) when another replaces it.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Mapping
 
+from ..errors import NetlistError
 from ..params import fmt
 from .deck import PARAM_NAME, analysis_of, param_value
 from .messages import raise_for_errors, warnings_of
 from .ngshared import NgShared
+from .reduce import reduce_deck
 from .waveforms import Waveforms, netlist_hash
 
 
@@ -29,12 +32,22 @@ class Session:
     ``threads`` sets ngspice's OpenMP threads for the process's libngspice
     (default: leave it as it is, which starts at one thread: see
     :mod:`pycircuits.spice.ngshared`).
+
+    ``reduce`` (default: on, unless ``PYCIRCUITS_REDUCE_DECKS=0``) hands
+    ngspice the deck with its ``.lib``/``.include`` files cut down to the
+    definitions its circuit uses (:mod:`pycircuits.spice.reduce`), which
+    ngspice then parses at the load and at every ``reset``; the results are
+    bit-identical to the whole deck's.
     """
 
-    def __init__(self, threads: int | None = None) -> None:
+    def __init__(self, threads: int | None = None, reduce: bool | None = None) -> None:
         self._ng = NgShared.get()
         if threads is not None:
             self._ng.set_threads(threads)
+        if reduce is None:
+            reduce = os.environ.get("PYCIRCUITS_REDUCE_DECKS", "1").strip().lower() not in ("0", "no", "off", "false")
+        self.reduce = bool(reduce)
+        self.last_reduction = None
         self.loads = 0
         self.runs = 0
         self.last_phases: dict[str, float] = {}
@@ -84,7 +97,18 @@ class Session:
         self._ng.remove_circuits()
         self._loaded_hash = None
         self._applied = {}
-        self._ng.load(netlist)
+        red = reduce_deck(netlist) if self.reduce else None
+        self.last_reduction = red
+        if red is not None and red.reduced:
+            try:
+                self._ng.load(red.text)
+            except NetlistError:
+                # Report the deck's own error, with the deck's own lines.
+                self._ng.remove_circuits()
+                self.last_reduction = None
+                self._ng.load(netlist)
+        else:
+            self._ng.load(netlist)
         self._loaded_hash = netlist_hash(netlist)
         self._dirty = False
         self.loads += 1
