@@ -7,9 +7,12 @@ On the sky130 inverter (one stage, 250 steps):
       OpenMP threads at 2 (ngspice's own default) and at 1 (ours);
   (d) the floor: ngspice's own analysis time with one thread (the `run` command alone,
       and ngspice's `rusage` statistics).
+(c) runs twice: on the deck as written, and on the deck cut down to the PDK cards the
+circuit uses (pycircuits.spice.reduce, the Session's default), which `reset` re-parses.
 Where a re-run's time goes (alterparam, reset, run, vector fetch, destroy, Python).
 The first load in a fresh process (libngspice start + PDK load + first run) against
-`ngspice -b` on the same deck.
+`ngspice -b` on the same deck: with the deck as written, with the reduction computed
+(empty cache folder) and with the reduced deck found in the on-disk cache.
 On the tiny `rc` circuit: Session vs batch subprocess per run.
 Memory: resident-set growth over N consecutive `rc` runs in one Session.
 
@@ -31,6 +34,7 @@ from pycircuits.circuits import generate
 from pycircuits.pdk import sky130_library
 from pycircuits.spice import Session, run_batch
 from pycircuits.spice.ngshared import NgShared
+from pycircuits.spice.reduce import reduce_deck, reduce_text
 
 INVERTER = {"n_stages": 1, "n_steps": 250}
 
@@ -61,6 +65,7 @@ def med(xs) -> float:
 
 def rerun(s: Session, netlist: str, widths: list[float], threads: int) -> dict[str, float]:
     """Median re-run wall time, its phases, and ngspice's own analysis statistics at ``threads``."""
+    s.load(netlist)  # as this Session hands it over: reduced or whole
     s.threads = threads
     s.run(netlist, {"wn": widths[-1]})  # takes the thread count (a reset)
     walls, phases, rusage = [], [], []
@@ -79,20 +84,29 @@ def rerun(s: Session, netlist: str, widths: list[float], threads: int) -> dict[s
     return out
 
 
-def first_load(netlist: str) -> tuple[float, float]:
-    """Seconds: a fresh process's first Session run, and `ngspice -b` on the same deck."""
+def first_load(netlist: str) -> dict[str, float]:
+    """Seconds, medians of 3: a fresh process's first Session run (deck as written; reduction
+    computed in an empty cache folder; reduction read from the cache), and `ngspice -b`."""
+    out: dict[str, list[float]] = {"whole": [], "cold": [], "warm": [], "batch": []}
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "deck.cir")
         with open(path, "w") as fh:
             fh.write(netlist)
-        ours = [float(subprocess.run([sys.executable, "-c", _FIRST_LOAD, path], capture_output=True, text=True,
-                                     check=True).stdout.split()[-1]) for _ in range(3)]
-        batch = []
-        for _ in range(3):
+
+        def ours(**env: str) -> float:
+            res = subprocess.run([sys.executable, "-c", _FIRST_LOAD, path], capture_output=True, text=True,
+                                 check=True, env={**os.environ, **env})
+            return float(res.stdout.split()[-1])
+
+        for k in range(3):
+            out["whole"].append(ours(PYCIRCUITS_REDUCE_DECKS="0"))
+            cache = os.path.join(tmp, f"cache{k}")
+            out["cold"].append(ours(XDG_CACHE_HOME=cache))
+            out["warm"].append(ours(XDG_CACHE_HOME=cache))
             t0 = time.perf_counter()
             subprocess.run(["ngspice", "-b", path], capture_output=True, check=True)
-            batch.append(time.perf_counter() - t0)
-    return med(ours), med(batch)
+            out["batch"].append(time.perf_counter() - t0)
+    return {k: med(v) for k, v in out.items()}
 
 
 def bench_sky130(points: int) -> None:
@@ -117,26 +131,41 @@ def bench_sky130(points: int) -> None:
     ng.remove_circuits()
     ng.loaded_hash = None
 
-    s = Session()
-    s.run(netlist, {"wn": widths[0]})  # the one load
-    two = rerun(s, netlist, widths, 2)
+    whole = Session(reduce=False)
+    two = rerun(whole, netlist, widths, 2)
+    one_whole = rerun(whole, netlist, widths, 1)
+    s = Session(reduce=True)
     one = rerun(s, netlist, widths, 1)
+    red = reduce_deck(netlist, cache=False)
+    t0 = time.perf_counter()
+    reduce_text(netlist, os.getcwd())  # the cut itself, neither memo nor disk cache
+    t_red = time.perf_counter() - t0
     floor = one["run"]
-    t_first, t_b1 = first_load(netlist)
+    fl = first_load(netlist)
     print(f"sky130 inverter, {points} points ({n_sub} for a and b), medians")
     print(f"  (a) ngspice -b per point                 {t_a * 1e3:9.1f} ms")
     print(f"  (b) load_circuit per point               {t_b * 1e3:9.1f} ms")
-    print(f"  (c) Session re-run, 2 OpenMP threads     {two['wall'] * 1e3:9.2f} ms   "
+    print(f"  (c) Session re-run, 2 threads, whole deck {two['wall'] * 1e3:8.2f} ms   "
           f"(run alone {two['run'] * 1e3:.2f} ms)")
-    print(f"  (c) Session re-run, 1 OpenMP thread      {one['wall'] * 1e3:9.2f} ms")
+    print(f"  (c) Session re-run, 1 thread, whole deck {one_whole['wall'] * 1e3:9.2f} ms   "
+          f"(reset {one_whole['reset'] * 1e3:.2f} ms)")
+    print(f"  (c) Session re-run, 1 thread, reduced    {one['wall'] * 1e3:9.2f} ms   "
+          f"(reset {one['reset'] * 1e3:.2f} ms)")
     print(f"  (d) floor: `run` alone, 1 thread         {floor * 1e3:9.2f} ms   (ngspice rusage: "
           f"{one['rusage'] * 1e3:.1f} ms, 1 ms resolution)")
-    print("  where a 1-thread re-run goes: " + ", ".join(
+    print(f"  the reduced deck: {red.kept_cards} of {red.kept_cards + red.removed_cards} "
+          f"library cards kept from {len(red.files)} files, {len(red.text) / 1e3:.1f} kB of text "
+          f"(whole deck's files {sum(os.path.getsize(f) for f in red.files) / 1e6:.1f} MB); "
+          f"the cut takes {t_red * 1e3:.0f} ms uncached")
+    print("  where a 1-thread reduced re-run goes: " + ", ".join(
         f"{k} {one[k] * 1e3:.2f} ms" for k in ("load_and_alterparam", "reset", "run", "fetch", "destroy", "python")))
-    print(f"  first load (fresh process, start + load + run) {t_first:.2f} s   ngspice -b {t_b1:.2f} s   "
-          f"ratio {t_first / t_b1:.2f}")
+    print(f"  first load (fresh process: start + load + first run), ngspice -b {fl['batch']:.2f} s:")
+    for key, what in (("whole", "deck as written"), ("cold", "reduced, empty cache"),
+                      ("warm", "reduced, from the cache")):
+        print(f"      {what:26s} {fl[key]:6.2f} s   ratio to ngspice -b {fl[key] / fl['batch']:.2f}")
     print(f"  ratios: a/c = {t_a / one['wall']:.0f}x   b/c = {t_b / one['wall']:.0f}x   "
-          f"2-thread/1-thread = {two['wall'] / one['wall']:.2f}x   c/floor = {one['wall'] / floor:.2f}x   "
+          f"2-thread/1-thread = {two['wall'] / one_whole['wall']:.2f}x   "
+          f"whole/reduced = {one_whole['wall'] / one['wall']:.2f}x   c/floor = {one['wall'] / floor:.2f}x   "
           f"(c - reset)/floor = {(one['wall'] - one['reset']) / floor:.2f}x")
 
 
