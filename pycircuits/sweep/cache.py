@@ -65,40 +65,55 @@ class Entry:
         return self.error_type in _CACHEABLE_ERRORS
 
 
-_digests: dict[tuple[str, int, int], str] = {}
+# resolved path -> (digest, the (path, mtime_ns, size) of every file the digest read)
+_digests: dict[str, tuple[str, tuple[tuple[str, int, int], ...]]] = {}
 
 
-def model_digest(path: Path, _seen: frozenset[str] = frozenset()) -> str:
+def _stat(path: str) -> tuple[str, int, int]:
+    try:
+        st = os.stat(path)
+        return path, st.st_mtime_ns, st.st_size
+    except OSError:
+        return path, -1, -1
+
+
+def model_digest(path: Path) -> str:
     """SHA-256 of a model file and, recursively, of every file it includes.
 
     A missing file hashes to a marker of its path (ngspice will report it).
-    Results are memoised by (path, mtime, size).
+    Results are memoised with the size and mtime of every file they read,
+    and re-used only while none of those files has changed (a file two
+    ``.include`` levels down included).
     """
-    path = Path(path)
-    try:
-        st = path.stat()
-        resolved = str(path.resolve())
-    except OSError:
-        return "missing:" + str(path)
-    memo = (resolved, st.st_mtime_ns, st.st_size)
-    if memo in _digests:
-        return _digests[memo]
-    h = hashlib.sha256()
+    resolved = str(Path(path).resolve())
+    memo = _digests.get(resolved)
+    if memo is not None and all(_stat(st[0]) == st for st in memo[1]):
+        return memo[0]
+    digest, read = _digest(Path(resolved), frozenset())
+    _digests[resolved] = (digest, tuple(read))
+    return digest
+
+
+def _digest(path: Path, seen: frozenset[str]) -> tuple[str, list[tuple[str, int, int]]]:
+    resolved = str(path.resolve())
+    stat = _stat(resolved)
+    if stat[1] < 0:
+        return "missing:" + str(path), [stat]
     try:
         data = path.read_bytes()
     except OSError:
-        return "unreadable:" + resolved
-    h.update(data)
-    text = data.decode("latin-1")
-    seen = _seen | {resolved}
-    for _, name, _ in model_references(text):
+        return "unreadable:" + resolved, [stat]
+    h = hashlib.sha256(data)
+    read = [stat]
+    seen = seen | {resolved}
+    for _, name, _ in model_references(data.decode("latin-1")):
         child = Path(name) if Path(name).is_absolute() else path.parent / name
         if str(child.resolve()) in seen:
             continue
-        h.update(f"\n{name}:{model_digest(child, seen)}".encode())
-    digest = h.hexdigest()
-    _digests[memo] = digest
-    return digest
+        sub, sub_read = _digest(child, seen)
+        h.update(f"\n{name}:{sub}".encode())
+        read += sub_read
+    return h.hexdigest(), read
 
 
 def expand_models(netlist: str) -> str:
