@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -18,10 +19,30 @@ from pathlib import Path
 
 from ..errors import SimulationTimeout
 from .deck import analysis_of
-from .messages import ngspice_executable, ngspice_version, raise_for_errors, warnings_of
+from .messages import measure_results, ngspice_executable, ngspice_version, raise_for_errors, warnings_of
 from .ngshared import check_threads
 from .rawfile import read_raw
 from .waveforms import Waveforms, netlist_hash
+
+_MEAS_CARD = re.compile(r"^\s*\.meas(ure)?\s", re.IGNORECASE | re.MULTILINE)
+_CONTROL_CARD = re.compile(r"^\s*\.control\b", re.IGNORECASE | re.MULTILINE)
+_END_CARD = re.compile(r"^\s*\.end\s*$", re.IGNORECASE | re.MULTILINE)
+
+
+def _with_raw_writer(netlist: str) -> str | None:
+    """The deck run by a `.control` block of ours that writes the raw file, or None.
+
+    ``ngspice -b -r FILE`` skips every ``.meas`` ("No .measure possible in
+    batch mode (-b) with -r rawfile set!").  A deck with ``.meas`` cards and no
+    ``.control`` block of its own is therefore run by ``run``, ``write FILE``,
+    ``quit``: the same analyses, the same raw data, and the measures printed.
+    The raw file is ``out.raw`` in ngspice's working folder.
+    """
+    if not _MEAS_CARD.search(netlist) or _CONTROL_CARD.search(netlist):
+        return None
+    ends = list(_END_CARD.finditer(netlist))
+    body = netlist[:ends[-1].start()] if ends else netlist
+    return (body.rstrip("\n") + '\n.control\nset filetype=binary\nrun\nwrite out.raw\nquit\n.endc\n.end\n')
 
 
 def run_batch(netlist: str, timeout_s: float = 600.0, raw_out: str | Path | None = None,
@@ -36,10 +57,12 @@ def run_batch(netlist: str, timeout_s: float = 600.0, raw_out: str | Path | None
     version = ngspice_version()
     with tempfile.TemporaryDirectory(prefix="pycircuits-", dir=workdir) as tmp:
         cir = Path(tmp) / "circuit.cir"
-        raw = Path(raw_out).resolve() if raw_out else Path(tmp) / "out.raw"
-        cir.write_text(netlist if netlist.endswith("\n") else netlist + "\n")
+        controlled = _with_raw_writer(netlist)
+        raw = Path(raw_out).resolve() if raw_out and not controlled else Path(tmp) / "out.raw"
+        cir.write_text(controlled or (netlist if netlist.endswith("\n") else netlist + "\n"))
         t0 = time.perf_counter()
-        proc = subprocess.Popen([exe, "-b", "-D", f"num_threads={check_threads(threads)}", "-r", str(raw), str(cir)],
+        raw_args = [] if controlled else ["-r", str(raw)]
+        proc = subprocess.Popen([exe, "-b", "-D", f"num_threads={check_threads(threads)}", *raw_args, str(cir)],
                                 cwd=tmp,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, text=True, errors="replace",
@@ -55,10 +78,13 @@ def run_batch(netlist: str, timeout_s: float = 600.0, raw_out: str | Path | None
         failed = proc.returncode != 0 or not raw.exists() or raw.stat().st_size == 0
         raise_for_errors(lines, failed=failed)
         plots = read_raw(raw)
+        if controlled and raw_out:
+            shutil.move(raw, Path(raw_out).resolve())
     m = re.search(r"Total analysis time \(seconds\) = ([0-9.eE+-]+)", out)
     plot = plots[-1]
+    meas, meas_failed = measure_results(lines)
     return Waveforms.from_vectors(
         analysis_of(plot.plotname), plot.vectors(), ngspice_version=version,
         netlist_hash=netlist_hash(netlist), wall_time_s=wall,
         analysis_time_s=float(m[1]) if m else None, warnings=warnings_of(lines),
-        backend="batch")
+        backend="batch", meas=meas, meas_failed=meas_failed)

@@ -17,7 +17,9 @@ from ..errors import ParameterError
 from ..params import fmt, parse_number
 
 # `.param NAME=VALUE` alone on its line: the form generators write and `alterparam` re-sets
-PARAM_LINE = re.compile(r"^(\.param\s+([A-Za-z_][A-Za-z0-9_]*)\s*=\s*)(\S+)[ \t]*$", re.IGNORECASE | re.MULTILINE)
+# (a derived value in braces may hold spaces: `.param tau={r * c}`)
+PARAM_LINE = re.compile(r"^(\.param\s+([A-Za-z_][A-Za-z0-9_]*)\s*=\s*)(\{[^\n]*\}|\S+)[ \t]*$",
+                        re.IGNORECASE | re.MULTILINE)
 PARAM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # `.lib "PATH" [SECTION]`, `.include PATH`, `.inc PATH`: groups (keyword line start, path, rest of the line)
 MODEL_LINE = re.compile(r'^([ \t]*\.(lib|include|inc)[ \t]+)"?([^"\s]+)"?([^\n]*)$', re.IGNORECASE | re.MULTILINE)

@@ -22,7 +22,8 @@ INSTALL_HINT = "install it with: apt-get install ngspice libngspice0-dev"
 
 # Lines that are information whatever else they contain.
 _INFO = re.compile(
-    r"^\s*(note:|trying gmin|supplies reduced|warning|using sparse|reducing trtol|"
+    r"^\s*(error: measure\b|\.meas(ure)?\s.*\bfailed!|note:|trying gmin|supplies reduced|warning|using sparse|"
+    r"reducing trtol|"
     r"gmin stepping completed|source stepping completed|doing analysis|"
     r"no\. of data|total |initial transient|binary raw file|ascii raw file|circuit:)",
     re.IGNORECASE)
@@ -113,3 +114,46 @@ def raise_for_errors(lines: list[str], failed: bool = False) -> None:
     if errors:
         raise NetlistError(f"ngspice: {message}")
     raise SimulationError(message)
+
+
+# `.meas` results as ngspice prints them, after "Measurements for ... Analysis":
+#   tdelay              =  6.931367e-07 targ=  1.693637e-06 trig=  1.000500e-06
+_MEAS_VALUE = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*=\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)(?:\s|$)")
+_MEAS_FAILED = re.compile(r"^\s*\.meas(?:ure)?\s+\w+\s+(\w+)\b.*\bfailed!", re.IGNORECASE)
+# batch mode: "Error: measure  tnever  when(WHEN) : out of interval"
+_MEAS_REASON = re.compile(r"^\s*error: measure\s+(\w+)\b.*?:\s*(.+?)\s*$", re.IGNORECASE)
+
+
+def measure_results(lines: list[str]) -> tuple[dict[str, float], dict[str, str]]:
+    """``.meas`` results printed by ngspice: ({name: value}, {name: reason it failed}).
+
+    Names are lower case, as ngspice keeps them.  Both backends print the same
+    text (the shared library splits ngspice's "Error: measure NAME ... :"
+    prefix off the reason), so both give the same numbers and reasons.
+    """
+    values: dict[str, float] = {}
+    failed: dict[str, str] = {}
+    reasons: dict[str, str] = {}
+    in_block = False
+    previous = ""
+    for raw in lines:
+        line = raw.rstrip()
+        m = _MEAS_REASON.match(line)
+        if m:
+            reasons[m[1].lower()] = m[2]
+        m = _MEAS_FAILED.match(line)
+        if m:
+            name = m[1].lower()
+            failed[name] = reasons.get(name) or (previous.strip() if previous and not _MEAS_FAILED.match(previous)
+                                                 and not _MEAS_REASON.match(previous) else "") or "failed"
+            values.pop(name, None)
+        elif re.match(r"^\s*measurements for\b", line, re.IGNORECASE):
+            in_block = True
+        elif in_block:
+            m = _MEAS_VALUE.match(line)
+            if m:
+                values[m[1].lower()] = float(m[2])
+                failed.pop(m[1].lower(), None)
+        if line.strip():
+            previous = line
+    return values, failed

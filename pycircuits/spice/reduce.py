@@ -289,8 +289,9 @@ def reduce_text(netlist: str, folder: Path | None = None) -> Reduction:
                 roots |= set(_IDENT.findall(low)) | set(_WORD.findall(low))
         all_cards = [c for _, cs in blocks for c in cs]
         keep = _select(all_cards, roots)
-        if _SEED.search(netlist) or any(k and _SEED.search(c.text) for c, k in zip(all_cards, keep)):
-            if any(not k and c.kind != "subckt" and _RANDOM.search(c.text) for c, k in zip(all_cards, keep)):
+        pairs = list(zip(all_cards, keep, strict=True))
+        if _SEED.search(netlist) or any(k and _SEED.search(c.text) for c, k in pairs):
+            if any(not k and c.kind != "subckt" and _RANDOM.search(c.text) for c, k in pairs):
                 raise Unsupported("a random seed is set and removed cards draw random numbers")
     except Unsupported as exc:
         return Reduction(netlist, sorted(flat.files), reason=str(exc))

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from ..errors import NetlistError
 from ..params import fmt
 from .deck import PARAM_NAME, analysis_of, param_value
-from .messages import raise_for_errors, warnings_of
+from .messages import measure_results, raise_for_errors, warnings_of
 from .ngshared import NgShared
 from .reduce import reduce_deck
 from .waveforms import Waveforms, netlist_hash
@@ -154,13 +154,15 @@ class Session:
         if not vectors or plot == "const":
             raise_for_errors(lines, failed=True)
         analysis = analysis_of(plot)
+        meas, meas_failed = measure_results(lines)
         # Where this run's time went (seconds): benchmarks/engine.py reports it.
         self.last_phases = {"load_and_alterparam": t_alter - t0, "reset": t1 - t_alter, "run": analysis_s,
                             "fetch": t3 - t2, "destroy": t4 - t3}
         return Waveforms.from_vectors(
             analysis, vectors, ngspice_version=self._ng.version,
             netlist_hash=self._loaded_hash or "", wall_time_s=time.perf_counter() - t0,
-            analysis_time_s=analysis_s, warnings=warnings_of(lines), backend="session")
+            analysis_time_s=analysis_s, warnings=warnings_of(lines), backend="session",
+            meas=meas, meas_failed=meas_failed)
 
     def close(self) -> None:
         """Remove the loaded circuit and free every plot."""

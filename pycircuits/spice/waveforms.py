@@ -60,6 +60,9 @@ class Waveforms(Mapping):
     analysis_time_s: float | None = None
     warnings: list[str] = field(default_factory=list)
     backend: str = ""
+    # `.meas` results ngspice printed (name -> value), and the reason of each that failed
+    meas: dict[str, float] = field(default_factory=dict)
+    meas_failed: dict[str, str] = field(default_factory=dict)
 
     def _key(self, name: str) -> str:
         if name in self.vectors:
