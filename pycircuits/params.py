@@ -40,8 +40,10 @@ class ParamSpec:
 
     ``kind`` is ``"float"``, ``"int"``, ``"choice"`` (one of ``choices``),
     ``"floats"`` (a tuple of floats, e.g. one value per synapse), ``"ints"``
-    or ``"path"`` (an existing file, read by the generator in Python and never
-    written into a netlist; ``""`` = none).
+    ``"path"`` (an existing file, read by the generator in Python and never
+    written into a netlist; ``""`` = none) or ``"expr"`` (a user deck's
+    parameter defined by an expression: ``None`` keeps the expression, a
+    number overrides it).
     ``variability`` marks parameters that Monte Carlo draws (spreads, sigmas).
     """
 
@@ -63,6 +65,8 @@ class ParamSpec:
             return "|".join(self.choices)
         if self.kind == "path":
             return "file path"
+        if self.kind == "expr":
+            return "derived"
         lo = "-inf" if self.min is None else f"{self.min:g}"
         hi = "inf" if self.max is None else f"{self.max:g}"
         return f"{'(' if self.min_exclusive else '['}{lo}, {hi}]"
@@ -216,6 +220,8 @@ def _coerce(spec: ParamSpec, raw: Any) -> Any:
     """Turn raw user input (text or Python values) into the spec's type, checked."""
     if spec.kind == "path":
         return _check_path(spec, raw)
+    if spec.kind == "expr":  # a deck's derived parameter: None keeps the deck's expression
+        return None if raw is None else _coerce_scalar(spec, raw, "float")
     if spec.kind == "choice":
         s = str(raw)
         if s not in spec.choices:

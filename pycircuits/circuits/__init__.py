@@ -7,6 +7,7 @@ a block is adding a module that calls :func:`register`.
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 from collections.abc import Mapping
 from typing import Any
@@ -24,7 +25,7 @@ def _load_all() -> None:
     if _loaded:
         return
     for mod in pkgutil.iter_modules(__path__):
-        if mod.name != "base" and not mod.name.startswith("_"):
+        if mod.name not in ("base", "deck") and not mod.name.startswith("_"):
             importlib.import_module(f"{__name__}.{mod.name}")
     _loaded = True
 
@@ -36,23 +37,51 @@ def names() -> list[str]:
 
 
 def get(name: str) -> CircuitDef:
-    """The circuit called ``name``; :class:`UsageError` listing the known ones otherwise."""
+    """The circuit called ``name``, or the deck file ``name`` names; :class:`UsageError` otherwise.
+
+    A registered name always means the circuit.  A deck is named by a path
+    that says it is one: a deck suffix (``.cir``, ``.sp``, ``.spice``...) or a
+    folder in it (``./rc``).
+    """
+    from .deck import deck_circuit, is_deck_name
     _load_all()
-    try:
+    if name in REGISTRY:
         return REGISTRY[name]
-    except KeyError:
-        raise UsageError(f"unknown circuit {name!r}; known: {', '.join(sorted(REGISTRY))}") from None
+    if is_deck_name(name):
+        return deck_circuit(name)
+    hint = f"; a file of that name is here: give it as ./{name} to run it as a deck" \
+        if os.path.isfile(name) else ""
+    raise UsageError(f"unknown circuit {name!r}; known: {', '.join(sorted(REGISTRY))}{hint}")
+
+
+def default_corner(defn: CircuitDef) -> str:
+    """The corner a circuit runs at when none is asked for: ``tt``, or the one a deck selects."""
+    return defn.extra.get("corner", "") if "deck" in defn.extra else "tt"
+
+
+def check_corner(defn: CircuitDef, pdk: str, corner: str) -> str:
+    """The corner if the circuit can run at it (on ``pdk``, or in a deck's corner library)."""
+    from .deck import check_corner as deck_corner
+    if "deck" in defn.extra:
+        return deck_corner(defn, corner)
+    get_pdk(pdk).check_corner(corner)
+    return corner
 
 
 def generate(name: str, values: Mapping[str, Any] | None = None, pdk: str = "generic130",
-             corner: str = "tt") -> tuple[CircuitDef, Any, Netlist]:
-    """Validate ``values`` for circuit ``name`` and build its netlist on ``pdk``/``corner``."""
+             corner: str | None = None) -> tuple[CircuitDef, Any, Netlist | str]:
+    """Validate ``values`` for circuit ``name`` and build its netlist on ``pdk``/``corner``.
+
+    A deck (see :func:`get`) brings its own models: ``pdk`` is not used and
+    ``corner`` switches its corner library (None: the circuit's default).
+    """
     defn = get(name)
     params = make_params(defn.params, values)
-    the_pdk = get_pdk(pdk)
-    the_pdk.check_corner(corner)
+    corner = default_corner(defn) if corner is None else corner
+    check_corner(defn, pdk, corner)
+    the_pdk = None if "deck" in defn.extra else get_pdk(pdk)
     return defn, params, defn.build(params, the_pdk, corner)
 
 
-__all__ = ["REGISTRY", "CircuitDef", "Netlist", "generate", "get", "names", "pwl", "register",
-           "relocate_models"]
+__all__ = ["REGISTRY", "CircuitDef", "Netlist", "check_corner",
+           "default_corner", "generate", "get", "names", "pwl", "register", "relocate_models"]

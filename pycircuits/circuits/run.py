@@ -10,10 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import FileFormatError, UsageError
+from ..errors import UsageError
 from ..files import atomic_write, jsonable
 from ..spice import DEFAULT_THREADS, Waveforms, check_threads, run_batch, simulate
-from ..spice.deck import absolutize_includes, set_params
 
 
 @dataclass
@@ -37,7 +36,8 @@ class RunResult:
         lines = [f"{self.name}: {self.waveforms.analysis} analysis, {len(self.waveforms.x)} points, "
                  f"{self.waveforms.wall_time_s * 1e3:.1f} ms ({self.waveforms.backend})"]
         for k, v in self.measures.items():
-            lines.append(f"  {k:24s} {_short(v)}")
+            why = self.waveforms.meas_failed.get(k)
+            lines.append(f"  {k:24s} {_short(v)}" + (f"  (.meas failed: {why})" if why else ""))
         for w in self.waveforms.warnings[:5]:
             lines.append(f"  ngspice: {w}")
         return lines
@@ -56,7 +56,7 @@ class RunResult:
                 ds[f"m_{k}"] = xr.DataArray(arr, dims=(f"{k}_index",))
         ds.attrs.update({"circuit": self.name, "pdk": self.pdk, "corner": self.corner,
                          "params": json.dumps(jsonable(self.params.as_dict()) if self.params else {}),
-                         "netlist": self.netlist})
+                         "netlist": self.netlist, "meas_failed": json.dumps(self.waveforms.meas_failed)})
         return ds
 
     def save(self, path: Path) -> None:
@@ -103,26 +103,28 @@ def execute(netlist: str, backend: str, raw: str | None = None, threads: int | N
 
 
 def run_circuit(name: str, values: Mapping[str, Any] | None = None, pdk: str = "generic130",
-                corner: str = "tt", backend: str = "session", raw: str | None = None,
+                corner: str | None = None, backend: str = "session", raw: str | None = None,
                 ngspice_threads: int | None = None) -> RunResult:
     """Generate circuit ``name`` with ``values``, simulate it and compute its measures.
 
     ``ngspice_threads`` sets ngspice's OpenMP threads (one unless given).
     """
-    from . import generate
+    from . import default_corner, generate, get
+    defn = get(name)
+    corner = default_corner(defn) if corner is None else corner
     defn, params, net = generate(name, values, pdk, corner)
     text = str(net)
     waves = execute(text, backend, raw, ngspice_threads)
     return RunResult(name=name, netlist=text, waveforms=waves, measures=defn.measure(waves, params),
-                     params=params, pdk=pdk, corner=corner)
+                     params=params, pdk="" if "deck" in defn.extra else pdk, corner=corner)
 
 
 def run_netlist_file(path: Path, values: Mapping[str, Any] | None = None, backend: str = "session",
-                     raw: str | None = None, ngspice_threads: int | None = None) -> RunResult:
-    """Run a netlist file as it is, with ``.param`` values overridden by ``values``."""
-    try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise FileFormatError(f"cannot read netlist {path}: {getattr(exc, 'strerror', exc)}") from None
-    text = absolutize_includes(set_params(text, values or {}), path.resolve().parent)
-    return RunResult(name=path.name, netlist=text, waveforms=execute(text, backend, raw, ngspice_threads))
+                     raw: str | None = None, ngspice_threads: int | None = None,
+                     corner: str | None = None) -> RunResult:
+    """Run a deck file with its ``.param`` values overridden by ``values`` (see :mod:`.deck`)."""
+    from .deck import is_deck_name
+    name = str(path)
+    if not is_deck_name(name):
+        name = f"./{name}"
+    return run_circuit(name, values, corner=corner, backend=backend, raw=raw, ngspice_threads=ngspice_threads)

@@ -22,6 +22,9 @@ def list_(circuit: str | None) -> None:
             click.echo(f"{name:14s} {circuits.get(name).doc}")
         return
     defn = circuits.get(circuit)
+    if "deck" in defn.extra:
+        _list_deck(defn)
+        return
     click.echo(f"{defn.name}: {defn.doc}\n\nparameters:")
     click.echo(f"  {'name':18s} {'default':>14s} {'unit':6s} {'range':24s} doc")
     for s in specs(defn.params):
@@ -30,6 +33,34 @@ def list_(circuit: str | None) -> None:
     click.echo("\nmeasures:")
     for name, doc in defn.measures.items():
         click.echo(f"  {name:22s} {doc}")
+
+
+def _list_deck(defn) -> None:
+    info = defn.extra["deck"]
+    click.echo(f"{defn.name}: {defn.doc}\n\nparameters:")
+    click.echo(f"  {'name':18s} {'default':>14s} {'kind':8s} line")
+    for p in info.params:
+        shown = f"{p.value:g}" if p.value is not None else p.text
+        click.echo(f"  {p.name:18s} {shown:>14s} {'number' if p.value is not None else 'derived':8s} {p.line}")
+    click.echo("\nanalyses:")
+    for a in info.analyses or ("(none)",):
+        click.echo(f"  {a}")
+    click.echo("\nmeasures (.meas):")
+    for name, analysis in info.measures or (("(none)", ""),):
+        click.echo(f"  {name:22s} {analysis}")
+    if info.corner_libs:
+        click.echo(f"\ncorner: {info.corner} (of {', '.join(info.corners)})")
+    if info.control:
+        click.echo(f"\n.control block: lines {info.control[0]}-{info.control[1]} (sweeps refuse it unless "
+                   "--allow-control)")
+
+
+def control_note(defn) -> None:
+    """One line on stderr naming a deck's .control block before it runs."""
+    info = defn.extra.get("deck")
+    if info is not None and info.control:
+        click.echo(f"note: {defn.name} lines {info.control[0]}-{info.control[1]}: its .control block runs "
+                   "as written", err=True)
 
 
 @click.command()
@@ -84,15 +115,14 @@ def _write_text(path: Path, text: str) -> None:
 def run(target: str, params: tuple[str, ...], pdk: str, corner: str, backend: str,
         output: str | None, raw: str | None, plot: str | None, as_json: bool, ngspice_threads: str | None) -> None:
     """Simulate CIRCUIT (or a netlist FILE.cir) and print its measures."""
-    from ..circuits.run import run_circuit, run_netlist_file
+    from ..circuits.run import run_circuit
     from ..params import parse_assignments
     values = parse_assignments(params)
     threads = threads_value(ngspice_threads)
-    if target.endswith((".cir", ".sp", ".spice", ".net")) or Path(target).is_file():
-        result = run_netlist_file(Path(target), values, backend=backend, raw=raw, ngspice_threads=threads)
-    else:
-        result = run_circuit(target, values, pdk=pdk, corner=corner, backend=backend, raw=raw,
-                             ngspice_threads=threads)
+    from ..circuits import get
+    control_note(get(target))
+    result = run_circuit(target, values, pdk=pdk, corner=corner, backend=backend, raw=raw,
+                         ngspice_threads=threads)
     if output:
         result.save(Path(output))
     if plot:

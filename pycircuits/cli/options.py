@@ -11,7 +11,8 @@ def _params_option(f):
 
 
 def _pdk_options(f):
-    f = click.option("--corner", default="tt", show_default=True, help="process corner")(f)
+    f = click.option("--corner", default=None,
+                     help="process corner  [default: tt; a deck: the section it selects]")(f)
     return click.option("--pdk", default="generic130", show_default=True,
                         help="MOS model set: generic130 | sky130")(f)
 

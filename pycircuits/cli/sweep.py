@@ -62,6 +62,9 @@ def _as_vary(items: list[Any]) -> dict[str, Any]:
               help="sweep a parameter: lin:A:B:N | log:A:B:N | list:a,b,c (repeat for a grid; first outermost)")
 @click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE", help="set a base parameter")
 @click.option("--mc", metavar="N", help="Monte Carlo samples per grid point (the circuit's sampler)")
+@click.option("--vary-mc", "vary_mc", multiple=True, metavar="NAME=DIST",
+              help="draw a parameter per sample: lognormal:SIGMA | normal:REL% | normal:ABS | uniform:A:B")
+@click.option("--allow-control", is_flag=True, help="run a deck's .control block at every point")
 @click.option("--seed", metavar="S", help="seed of the Monte Carlo draws  [default: 0]")
 @click.option("--corner", "corners", multiple=True, metavar="C[,C...]", help="process corners  [default: tt]")
 @click.option("--pdk", default=None, help="MOS model set: generic130 | sky130  [default: generic130]")
@@ -82,7 +85,8 @@ def _as_vary(items: list[Any]) -> dict[str, Any]:
 @click.option("-o", "--output", type=click.Path(dir_okay=False), metavar="SWEEP.nc",
               help="dataset to write (a CSV of the scalar measures goes beside it)")
 def sweep_cmd(circuit: str | None, vary: tuple[str, ...], params: tuple[str, ...], mc: str | None,
-              seed: str | None, corners: tuple[str, ...], pdk: str | None, plan_file: str | None,
+              vary_mc: tuple[str, ...], allow_control: bool, seed: str | None, corners: tuple[str, ...],
+              pdk: str | None, plan_file: str | None,
               jobs: str | None, scheduler: str | None, cache_dir: str | None, no_cache: bool,
               keep_waveforms: bool, timeout_s: str, recycle: str, batch_size: str | None,
               ngspice_threads: str | None, output: str | None) -> None:
@@ -91,7 +95,7 @@ def sweep_cmd(circuit: str | None, vary: tuple[str, ...], params: tuple[str, ...
     from ..sweep import load_plan_file, sweep
     from ..sweep.dataset import csv_path
     spec: dict[str, Any] = load_plan_file(plan_file) if plan_file else {}
-    if circuit and spec.get("circuit") and spec["circuit"] != circuit:
+    if circuit and spec.get("circuit") and spec["circuit"] != circuit and spec.get("circuit_as_written") != circuit:
         raise UsageError(f"circuit {circuit} given, but the sweep file is for {spec['circuit']}")
     circuit = circuit or spec.get("circuit")
     if not circuit:
@@ -105,13 +109,14 @@ def sweep_cmd(circuit: str | None, vary: tuple[str, ...], params: tuple[str, ...
     ds = sweep(circuit, _as_vary(_merge_vary(spec.get("vary", {}), vary)), base,
                mc=_number(mc, "--mc") if mc is not None else spec.get("mc", 0),
                seed=_number(seed, "--seed") if seed is not None else spec.get("seed", 0),
-               corners=list(corners) or spec.get("corners", ("tt",)),
+               corners=list(corners) or spec.get("corners"),
                pdk=pdk or spec.get("pdk", "generic130"), jobs=_number(jobs, "--jobs"), scheduler=scheduler,
                cache=False if no_cache else (cache_dir or True), keep_waveforms=keep_waveforms,
                timeout_s=_number(timeout_s, "--timeout", float), recycle=_number(recycle, "--recycle"),
                ngspice_threads=threads_value(ngspice_threads) or spec.get("ngspice_threads", DEFAULT_THREADS),
                batch_size=_number(batch_size, "--batch-size") if batch_size is not None else spec.get("batch_size"),
-               output=output)
+               output=output, vary_mc={**spec.get("vary_mc", {}), **_as_vary(list(vary_mc))},
+               allow_control=allow_control or spec.get("allow_control", False))
     for line in summary_lines(ds):
         click.echo(line)
     click.echo(f"wrote {output} and {csv_path(output)}")

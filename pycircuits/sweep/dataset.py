@@ -163,6 +163,11 @@ def build_dataset(plan: Plan, points: Sequence[Point], entries: Sequence[Entry],
     data["error"] = xr.DataArray(errors, dims=dims, attrs={"long_name": "error of the point (empty if none)"})
     data["ok"] = xr.DataArray(np.array([e.ok for e in entries], dtype=bool).reshape(shape), dims=dims,
                               attrs={"long_name": "the point simulated and measured without error"})
+    if any(e.meta.get("meas_failed") for e in entries):
+        why = np.array(["; ".join(f"{k}: {v}" for k, v in e.meta.get("meas_failed", {}).items())
+                        for e in entries], dtype=object).reshape(shape)
+        data["meas_failed"] = xr.DataArray(why, dims=dims, attrs={
+            "long_name": ".meas cards that failed at the point (NaN in their variable), with ngspice's reason"})
     data.update(_waveform_vars(entries, dims, shape))
     ds = xr.Dataset(data, coords=_coords(plan, units))
     ds.attrs.update({"pycircuits_sweep_format": FORMAT_VERSION, **(attrs or {})})
@@ -191,10 +196,12 @@ def _csv_number(v: Any) -> str:
 def to_csv(ds, plan: Plan, points: Sequence[Point]) -> str:
     """The CSV text: one row per point (swept values, mc, corner, scalar measures, error)."""
     scalars = [k for k, v in ds.data_vars.items()
-               if tuple(v.dims) == plan.dims and k not in ("error", "ok") and not k.startswith("mc_")]
+               if tuple(v.dims) == plan.dims and k not in ("error", "ok", "meas_failed") and not k.startswith("mc_")]
     mc_vars = [k for k in ds.data_vars if k.startswith("mc_") and tuple(ds[k].dims) == plan.dims]
     header = [a.name for a in plan.axes] + (["mc"] + mc_vars if plan.mc else []) + ["corner"] + scalars + ["error"]
-    flat = {k: np.asarray(ds[k].values).reshape(-1) for k in scalars + mc_vars + ["error"]}
+    texts = ["error"] + (["meas_failed"] if "meas_failed" in ds else [])
+    header += texts[1:]
+    flat = {k: np.asarray(ds[k].values).reshape(-1) for k in scalars + mc_vars + texts}
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(header)
@@ -203,7 +210,7 @@ def to_csv(ds, plan: Plan, points: Sequence[Point]) -> str:
         if plan.mc:
             row += [str(p.mc_index)] + [_csv_number(flat[k][i]) for k in mc_vars]
         row += [p.corner] + [_csv_number(flat[k][i]) for k in scalars]
-        row.append(" ".join(str(flat["error"][i]).split()))
+        row += [" ".join(str(flat[k][i]).split()) for k in texts]
         w.writerow(row)
     return buf.getvalue()
 

@@ -32,8 +32,41 @@ from ..params import ParamSpec, make_params, parse_number, specs
 
 MAX_POINTS = 1_000_000
 _KINDS = ("lin", "log", "list")
-_PLAN_KEYS = {"circuit", "pdk", "corners", "corner", "mc", "seed", "params", "vary", "ngspice_threads",
-              "batch_size"}
+_PLAN_KEYS = {"circuit", "pdk", "corners", "corner", "mc", "seed", "params", "vary", "vary_mc", "ngspice_threads",
+              "batch_size", "allow_control"}
+_DISTS = ("lognormal", "normal", "uniform")
+
+
+@dataclass(frozen=True)
+class McDist:
+    """A Monte Carlo distribution the sweep names for one parameter (``--vary-mc``).
+
+    ``lognormal:SIGMA`` multiplies the point's value by ``exp(SIGMA*z)``;
+    ``normal:REL%`` by ``1 + REL/100*z``; ``normal:ABS`` adds ``ABS*z``;
+    ``uniform:A:B`` draws from [A, B).  ``z`` is a standard normal draw.
+    """
+
+    name: str
+    kind: str  # lognormal | normal | normal% | uniform
+    a: float
+    b: float = 0.0
+    spec: str = ""
+
+    def draw(self, base: float | None, rng: np.random.Generator) -> float:
+        """One sample around ``base`` (the point's value) from ``rng``."""
+        if self.kind == "uniform":
+            return float(rng.uniform(self.a, self.b))
+        z = float(rng.standard_normal())
+        if self.kind == "lognormal":
+            return float(base * math.exp(self.a * z))
+        if self.kind == "normal%":
+            return float(base * (1.0 + self.a / 100.0 * z))
+        return float(base + self.a * z)
+
+    @property
+    def relative(self) -> bool:
+        """Whether the draw is around the point's own value (and so needs a number there)."""
+        return self.kind != "uniform"
 
 
 @dataclass(frozen=True)
@@ -79,6 +112,7 @@ class Plan:
     seed: int
     corners: tuple[str, ...]
     pdk: str
+    vary_mc: tuple[McDist, ...] = ()
 
     @property
     def dims(self) -> tuple[str, ...]:
@@ -112,7 +146,7 @@ class Plan:
                 values.update(zip((a.name for a in self.axes), coords, strict=True))
                 for m in samples:
                     index = len(out)
-                    drawn = _draw(defn, values, self.seed, index) if m is not None else {}
+                    drawn = _draw(defn, values, self.seed, index, self.vary_mc) if m is not None else {}
                     out.append(Point(index, {**values, **drawn}, corner, m, coords, drawn))
         return out
 
@@ -120,7 +154,8 @@ class Plan:
         """The plan as JSON text (stored with the dataset)."""
         return json.dumps({"circuit": self.circuit, "pdk": self.pdk, "corners": list(self.corners),
                            "mc": self.mc, "seed": self.seed, "params": jsonable(self.params),
-                           "vary": [a.to_json() for a in self.axes]})
+                           "vary": [a.to_json() for a in self.axes],
+                           "vary_mc": {d.name: d.spec for d in self.vary_mc}})
 
 
 def point_rng(seed: int, index: int) -> np.random.Generator:
@@ -131,10 +166,15 @@ def point_rng(seed: int, index: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(index,)))
 
 
-def _draw(defn, values: Mapping[str, Any], seed: int, index: int) -> dict[str, Any]:
+def _draw(defn, values: Mapping[str, Any], seed: int, index: int,
+          dists: Sequence[McDist] = ()) -> dict[str, Any]:
+    """Point ``index``'s sample: the circuit's sampler, then the named distributions, from one generator."""
     params = make_params(defn.params, values)
-    drawn = defn.monte_carlo(params, point_rng(seed, index))
+    rng = point_rng(seed, index)
+    drawn = defn.monte_carlo(params, rng) if defn.monte_carlo is not None else {}
     out = {k: _literal(v) for k, v in drawn.items()}
+    for d in dists:
+        out[d.name] = d.draw(out.get(d.name, getattr(params, d.name)), rng)
     try:
         make_params(defn.params, {**values, **out})
     except ParameterError as exc:
@@ -242,6 +282,48 @@ def _axes_of(vary: Mapping[str, Any] | Iterable[Any] | None, by_name: dict[str, 
     return axes
 
 
+def parse_mc(text: str, name: str | None = None) -> McDist:
+    """Parse ``NAME=lognormal:SIGMA``, ``normal:REL%``, ``normal:ABS`` or ``uniform:A:B``."""
+    if name is None:
+        name, sep, text = str(text).partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise UsageError(f"--vary-mc expects NAME=lognormal:SIGMA|normal:REL%|normal:ABS|uniform:A:B, "
+                             f"got {_shown(name + sep + text)}")
+    kind, sep, body = str(text).strip().partition(":")
+    parts = body.split(":")
+    if not sep or kind not in _DISTS or len(parts) != (2 if kind == "uniform" else 1):
+        raise UsageError(f"--vary-mc {name}: expected lognormal:SIGMA, normal:REL%, normal:ABS or uniform:A:B, "
+                         f"got {_shown(text)}")
+    if kind == "uniform":
+        a, b = parse_number(parts[0], name), parse_number(parts[1], name)
+        if not a < b:
+            raise UsageError(f"--vary-mc {name}: uniform:A:B needs A < B, got {parts[0]}:{parts[1]}")
+        return McDist(name, kind, a, b, str(text).strip())
+    percent = kind == "normal" and parts[0].strip().endswith("%")
+    a = parse_number(parts[0].strip().rstrip("%") if percent else parts[0], name)
+    if a < 0:
+        raise UsageError(f"--vary-mc {name}: the spread must be >= 0, got {parts[0]}")
+    return McDist(name, "normal%" if percent else kind, a, 0.0, str(text).strip())
+
+
+def _mc_of(vary_mc: Mapping[str, Any] | Iterable[Any] | None, by_name: dict[str, ParamSpec]) -> list[McDist]:
+    if not vary_mc:
+        return []
+    items = list(vary_mc.items()) if isinstance(vary_mc, Mapping) else [(None, v) for v in vary_mc]
+    out: list[McDist] = []
+    for name, v in items:
+        d = v if isinstance(v, McDist) else parse_mc(str(v), name)
+        if d.name not in by_name:
+            raise UsageError(f"--vary-mc: unknown parameter {_shown(d.name)}; valid: {', '.join(sorted(by_name))}")
+        if by_name[d.name].kind not in ("float", "expr"):
+            raise UsageError(f"--vary-mc {d.name}: only a number parameter can be drawn")
+        if any(o.name == d.name for o in out):
+            raise UsageError(f"--vary-mc {d.name}: parameter given twice")
+        out.append(d)
+    return out
+
+
 def _corner_list(corners: str | Sequence[str]) -> tuple[str, ...]:
     if isinstance(corners, str):
         corners = [corners]
@@ -255,7 +337,8 @@ def _corner_list(corners: str | Sequence[str]) -> tuple[str, ...]:
 
 def build_plan(circuit: str, vary: Mapping[str, Any] | Iterable[Any] | None = None,
                params: Mapping[str, Any] | None = None, mc: int = 0, seed: int = 0,
-               corners: str | Sequence[str] = ("tt",), pdk: str = "generic130") -> Plan:
+               corners: str | Sequence[str] | None = None, pdk: str = "generic130",
+               vary_mc: Mapping[str, Any] | Iterable[Any] | None = None, allow_control: bool = False) -> Plan:
     """Validate a sweep request completely and return its :class:`Plan`.
 
     Every problem -- unknown circuit, parameter, PDK or corner; an empty range;
@@ -263,11 +346,22 @@ def build_plan(circuit: str, vary: Mapping[str, Any] | Iterable[Any] | None = No
     parameter's range; ``mc`` on a circuit without a Monte Carlo sampler -- is
     a :class:`UsageError` naming it, raised before anything runs.
     """
-    from ..circuits import get
+    from ..circuits import check_corner, default_corner, get
     from ..pdk import get_pdk
     defn = get(circuit)
+    deck = defn.extra.get("deck")
+    if deck is not None and deck.control and not allow_control:
+        raise UsageError(f"{circuit} lines {deck.control[0]}-{deck.control[1]}: a .control block, which sweep "
+                         "workers do not run: write its analyses as dot cards (.tran, .meas...), or give "
+                         "--allow-control to run it at every point")
     by_name = {s.name: s for s in specs(defn.params)}
+    taken = set(by_name) | {"error", "ok", "meas_failed", "mc", "corner"}
+    clash = sorted(m for m in defn.measures if m in taken or m.startswith("mc_"))
+    if clash:
+        raise UsageError(f"{circuit}: measure {clash[0]!r} has the name of a parameter or of a dataset variable "
+                         "(error, ok, meas_failed, mc, corner, mc_*); rename the .meas")
     axes = _axes_of(vary, by_name)
+    dists = _mc_of(vary_mc, by_name)
     # unknown names and bad values refused here; the swept values take part, so
     # that a base is judged as it will run (e.g. n_syn=1 with one swept r_delay)
     first = {a.name: a.values[0] for a in axes if a.values and a.name not in (params or {})}
@@ -283,14 +377,24 @@ def build_plan(circuit: str, vary: Mapping[str, Any] | Iterable[Any] | None = No
         for value in axis.values:
             make_params(defn.params, {**given, axis.name: value})
     mc, seed = _count(mc, "--mc"), _count(seed, "--seed")
-    if mc and defn.monte_carlo is None:
-        raise UsageError(f"circuit {circuit} has no Monte Carlo sampler; --mc needs one")
-    the_pdk = get_pdk(pdk)
-    corner_list = _corner_list(corners)
+    if mc and defn.monte_carlo is None and not dists:
+        raise UsageError(f"circuit {circuit} has no Monte Carlo sampler; --mc needs one, or name the "
+                         "distributions with --vary-mc NAME=lognormal:SIGMA|normal:REL%|normal:ABS|uniform:A:B")
+    if dists and not mc:
+        raise UsageError("--vary-mc draws Monte Carlo samples: give their number with --mc N")
+    for d in dists:
+        if not d.relative and any(a.name == d.name for a in axes):  # a relative draw varies around each value
+            raise UsageError(f"--vary-mc {d.name}={d.spec}: the parameter is also swept with --vary and a "
+                             "uniform draw would replace the swept value; give it one way")
+        if d.relative and getattr(base, d.name) is None:
+            raise UsageError(f"--vary-mc {d.name}: the parameter is derived (no number to vary around); "
+                             "set it with -p or draw it with uniform:A:B")
+    corner_list = _corner_list(corners) if corners is not None else (default_corner(defn),)
+    pdk_name = "" if deck is not None else get_pdk(pdk).name
     for c in corner_list:
-        the_pdk.check_corner(c)
+        check_corner(defn, pdk, c)
     plan = Plan(circuit=defn.name, params=given, axes=tuple(axes), mc=mc, seed=seed,
-                corners=corner_list, pdk=the_pdk.name)
+                corners=corner_list, pdk=pdk_name, vary_mc=tuple(dists))
     if plan.n_points > MAX_POINTS:
         raise UsageError(f"the plan has {plan.n_points} points; at most {MAX_POINTS} per sweep")
     return plan
@@ -322,6 +426,12 @@ def load_plan_file(path: str | Path) -> dict[str, Any]:
         [vary]
         r = "log:1k:100k:5"
         c = [1e-9, 2e-9]
+
+    A deck (``circuit = "rcf.cir"``) names its Monte Carlo distributions::
+
+        [vary_mc]
+        r = "lognormal:0.1"
+        c = "normal:5%"
     """
     path = Path(path)
     try:
@@ -336,10 +446,19 @@ def load_plan_file(path: str | Path) -> dict[str, Any]:
     for key in ("params", "vary"):
         if key in data and not isinstance(data[key], dict):
             raise UsageError(f"sweep file {path}: [{key}] must be a table of NAME = VALUE")
+    if "vary_mc" in data and not (isinstance(data["vary_mc"], dict)
+                                  and all(isinstance(v, str) for v in data["vary_mc"].values())):
+        raise UsageError(f'sweep file {path}: [vary_mc] must be a table of NAME = "lognormal:SIGMA"...')
+    if "allow_control" in data and not isinstance(data["allow_control"], bool):
+        raise UsageError(f"sweep file {path}: allow_control must be true or false")
     for key in ("circuit", "pdk"):
         if key in data and not isinstance(data[key], str):
             raise UsageError(f"sweep file {path}: {key} must be a string")
     out = dict(data)
+    from ..circuits.deck import is_deck_name
+    if "circuit" in out and is_deck_name(out["circuit"]) and not Path(out["circuit"]).expanduser().is_absolute():
+        out["circuit_as_written"] = out["circuit"]  # a deck named in the file is found beside the file
+        out["circuit"] = str(path.parent / out["circuit"])
     if "corner" in out:
         out["corners"] = out.pop("corner")
     for key, v in out.get("params", {}).items():

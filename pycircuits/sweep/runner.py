@@ -97,12 +97,13 @@ def _check_numbers(jobs: int | None, timeout_s: float, recycle: int) -> None:
 
 def sweep(circuit: str, vary: Mapping[str, Any] | Iterable[Any] | None = None,
           params: Mapping[str, Any] | None = None, *, mc: int = 0, seed: int = 0,
-          corners: str | Sequence[str] = ("tt",), pdk: str = "generic130", jobs: int | None = None,
+          corners: str | Sequence[str] | None = None, pdk: str = "generic130", jobs: int | None = None,
           scheduler: str | None = None, cache: str | Path | bool | None = True,
           keep_waveforms: bool = False, timeout_s: float = 300.0, recycle: int = 500,
           output: str | Path | None = None, progress: bool | None = None,
           scheduler_timeout_s: float = 10.0, ngspice_threads: int = DEFAULT_THREADS,
-          batch_size: int | None = None):
+          batch_size: int | None = None, vary_mc: Mapping[str, Any] | Iterable[Any] | None = None,
+          allow_control: bool = False):
     """Run a parameter sweep / Monte Carlo of ``circuit`` and return its :class:`xarray.Dataset`.
 
     ``vary`` maps parameter names to ``"lin:A:B:N"``, ``"log:A:B:N"``,
@@ -124,6 +125,14 @@ def sweep(circuit: str, vary: Mapping[str, Any] | Iterable[Any] | None = None,
     each worker's share, and at least :data:`DASK_MIN_BATCH` on Dask, where
     each batch is a scheduled task).
 
+    ``circuit`` may be a deck file (``"path/to/deck.cir"``): its ``.param``
+    values are the parameters, its ``.meas`` results the measures (NaN where
+    one fails, with ngspice's reason in the ``meas_failed`` variable), its
+    corner library's sections the corners.  ``vary_mc`` names the Monte Carlo
+    distributions (``{"r": "lognormal:0.1", "c": "normal:5%"}``, also for a
+    built-in circuit, after its own sampler).  A deck's ``.control`` block is
+    refused unless ``allow_control``.
+
     >>> ds = sweep("rc", {"r": "log:1k:100k:5"}, {"sigma_r": 0.1}, mc=50, seed=1)
     >>> ds.tau_s.median("mc")
     """
@@ -131,7 +140,8 @@ def sweep(circuit: str, vary: Mapping[str, Any] | Iterable[Any] | None = None,
     from ..spice import ngspice_version
     from .dataset import build_dataset, check_writable, to_csv, write_dataset
     t0 = time.perf_counter()
-    plan = build_plan(circuit, vary, params, mc=mc, seed=seed, corners=corners, pdk=pdk)
+    plan = build_plan(circuit, vary, params, mc=mc, seed=seed, corners=corners, pdk=pdk, vary_mc=vary_mc,
+                      allow_control=allow_control)
     _check_numbers(jobs, timeout_s, recycle)
     threads = check_threads(ngspice_threads)
     if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int | float)

@@ -43,9 +43,22 @@ class PointResult:
 
 def _circuit(batch: Batch):
     from ..circuits import REGISTRY, get
+    from ..circuits.deck import MODULE as DECK_MODULE
+    from ..circuits.deck import circuit_from_text
+    if batch.module == DECK_MODULE:
+        # A deck comes with the batch (the worker may not see the file): its
+        # structure's netlist, already normalised and with absolute model paths.
+        key = (batch.circuit, batch.netlist)
+        if key not in _decks:
+            _decks.clear()
+            _decks[key] = circuit_from_text(batch.circuit, batch.netlist)
+        return _decks[key]
     if batch.circuit not in REGISTRY and batch.module:
         importlib.import_module(batch.module)
     return get(batch.circuit)
+
+
+_decks: dict[tuple[str, str], object] = {}
 
 
 def _measures(raw: dict[str, Any]) -> dict[str, Any]:
@@ -77,6 +90,8 @@ def run_point(session, defn, batch: Batch, task: Task) -> PointResult:
             entry.waveforms = {k: np.asarray(v) for k, v in waves.vectors.items()}
             entry.units, entry.scale = dict(waves.units), waves.scale
         entry.meta = {"analysis_time_s": waves.analysis_time_s, "ngspice_version": waves.ngspice_version}
+        if waves.meas_failed:
+            entry.meta["meas_failed"] = dict(waves.meas_failed)
     entry.meta["wall_time_s"] = time.perf_counter() - t0
     return PointResult(task.index, task.key, entry, loads=session.loads - loads, runs=session.runs - runs,
                        pid=os.getpid(), batch_id=batch.batch_id)
