@@ -298,10 +298,12 @@ class HardwareModel:
     def curve(self, filename: str) -> TransferCurve | None:
         """The curve ``filename`` of the ``--curves`` folder, or None when there is none.
 
-        For curves an experiment reads itself (e.g. ``pcm-drift.json``); a
-        corrupt file is a one-line :class:`~pycircuits.errors.FileFormatError`.
+        For curves an experiment reads itself (e.g. ``pcm-drift.json``, or
+        ``"tdelay-vs-r"``, the name ``pycircuits extract curve`` gives, with
+        ``.json`` implied); a corrupt file is a one-line
+        :class:`~pycircuits.errors.FileFormatError`.
         """
-        return _load(self.curves_dir, filename)
+        return _load(self.curves_dir, filename if filename.endswith(".json") else filename + ".json")
 
     def replace(self, **changes: object) -> HardwareModel:
         """A copy with some fields changed (``dataclasses.replace``)."""

@@ -19,11 +19,14 @@ from .base import (
            base_params,
            build_curve,
            check_dataset,
+           curve_from_sweep,
+           generic_recipe,
            get_recipe,
            recipe,
            recipe_names,
            samples_along,
 )
 
-__all__ = ["RECIPES", "Recipe", "along", "base_params", "build_curve", "check_dataset", "get_recipe", "recipe",
+__all__ = ["RECIPES", "Recipe", "along", "base_params", "build_curve", "check_dataset", "curve_from_sweep",
+           "generic_recipe", "get_recipe", "recipe",
            "recipe_names", "samples_along"]

@@ -38,6 +38,7 @@ class Recipe:
     reduce: Callable[[Any], Reduced]
     default_sweep: dict[str, Any] = field(default_factory=dict)
     analytic: Callable[[TransferCurve], Callable[[np.ndarray], np.ndarray]] | None = None
+    log_x: bool | None = None  # interpolate in log(x); None: when the grid spans decades
 
 
 RECIPES: dict[str, Recipe] = {}
@@ -113,8 +114,36 @@ def build_curve(r: Recipe, ds) -> TransferCurve:
         circuit=r.circuit, params=base_params(ds), seed=int(seed) if seed is not None else None,
         ngspice_version=str(ds.attrs.get("ngspice_version", "")), pdk=str(ds.attrs.get("pdk", "")),
         corner=str(ds.attrs.get("corner", ds.attrs.get("corners", ""))),
-        netlist_hash=str(ds.attrs.get("netlist_hash", "")), extra=extra)
+        netlist_hash=str(ds.attrs.get("netlist_hash", "")), extra=extra, log_x=r.log_x)
     return curve
+
+
+def generic_recipe(ds, x_param: str, measure: str, *, log_x: bool | None = None, name: str | None = None,
+                   element: int | None = None) -> Recipe:
+    """The recipe "``measure`` against swept ``x_param``" for the sweep ``ds``, of any circuit or deck.
+
+    Units come from the dataset's ``units`` attributes; Monte Carlo samples
+    (and corners, and any other dimension) are pooled as the curve's spread.
+    """
+    if measure not in ds.variables or measure in ds.dims or measure in ("error", "ok", "meas_failed"):
+        measures = [k for k, v in ds.data_vars.items() if v.dtype.kind == "f" and not k.startswith("mc_")]
+        raise UsageError(f"the sweep has no measure {measure!r}; it has {', '.join(measures) or 'none'}")
+    if x_param not in ds.dims:
+        raise UsageError(f"the sweep does not vary {x_param!r}; it varies {', '.join(_swept(ds)) or 'nothing'}")
+    x = np.asarray(ds[x_param].values, dtype=float)
+    if log_x and np.any(x <= 0):
+        raise UsageError(f"--log-x needs {x_param} > 0; the sweep has {x.min():g}")
+    return Recipe(name=name or f"{measure}-vs-{x_param}", doc=f"{measure} against {x_param}",
+                  circuit=str(ds.attrs.get("circuit", "?")), x_name=x_param,
+                  x_unit=str(ds[x_param].attrs.get("units", "")), y_name=measure,
+                  y_unit=str(ds[measure].attrs.get("units", "")), needs=(measure,),
+                  reduce=along(x_param, measure, element), log_x=log_x)
+
+
+def curve_from_sweep(ds, x_param: str, measure: str, *, log_x: bool | None = None, name: str | None = None,
+                     element: int | None = None) -> TransferCurve:
+    """A TransferCurve of ``measure`` against ``x_param`` from any sweep (see :func:`generic_recipe`)."""
+    return build_curve(generic_recipe(ds, x_param, measure, log_x=log_x, name=name, element=element), ds)
 
 
 def along(x_param: str, measure: str, element: int | None = None,
