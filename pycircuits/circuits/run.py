@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,16 +104,18 @@ def execute(netlist: str, backend: str, raw: str | None = None, threads: int | N
 
 def run_circuit(name: str, values: Mapping[str, Any] | None = None, pdk: str = "generic130",
                 corner: str | None = None, backend: str = "session", raw: str | None = None,
-                ngspice_threads: int | None = None) -> RunResult:
+                ngspice_threads: int | None = None, transform: Callable[[str], str] | None = None) -> RunResult:
     """Generate circuit ``name`` with ``values``, simulate it and compute its measures.
 
     ``ngspice_threads`` sets ngspice's OpenMP threads (one unless given).
+    ``transform`` rewrites the netlist text before it runs (a regression
+    drives the circuit's sources with a recorded stimulus).
     """
     from . import default_corner, generate, get
     defn = get(name)
     corner = default_corner(defn) if corner is None else corner
     defn, params, net = generate(name, values, pdk, corner)
-    text = str(net)
+    text = str(net) if transform is None else transform(str(net))
     waves = execute(text, backend, raw, ngspice_threads)
     return RunResult(name=name, netlist=text, waveforms=waves, measures=defn.measure(waves, params),
                      params=params, pdk="" if "deck" in defn.extra else pdk, corner=corner)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -11,33 +12,71 @@ from .options import _params_option
 
 
 @click.command()
-@click.argument("circuit")
-@click.option("--traces", type=click.Path(dir_okay=False), help="recorded software trace (.npz) to replay")
+@click.argument("circuit", metavar="CIRCUIT|FILE.cir")
+@click.option("--traces", type=click.Path(dir_okay=False), help="recorded trace to replay (.csv or .npz)")
 @click.option("--record", "record", is_flag=True, help="record a trace from the software twin instead")
 @click.option("-o", "--output", type=click.Path(), help="report folder (replay) or trace file (--record)")
 @_params_option
-@click.option("--n-in", default=8, show_default=True, help="--record: inputs")
-@click.option("--n-hidden", default=2, show_default=True, help="--record: hidden units")
-@click.option("--n-steps", default=100, show_default=True, help="--record: steps")
-@click.option("--seed", default=1, show_default=True, help="--record: seed of weights and inputs")
-@click.option("--weights", type=click.Path(dir_okay=False), help="--record: weights .npz instead of random")
-def regress(circuit, traces, record, output, params, n_in, n_hidden, n_steps, seed, weights) -> None:
-    """Replay a recorded software trace through CIRCUIT and compare every step (exit 1 when outside tolerance)."""
+@click.option("--backend", type=click.Choice(["session", "batch"]), default="session", show_default=True,
+              help="ngspice backend of the replay")
+@click.option("--n-in", default=8, show_default=True, help="scgru --record: inputs")
+@click.option("--n-hidden", default=2, show_default=True, help="scgru --record: hidden units")
+@click.option("--n-steps", default=100, show_default=True, help="scgru --record: steps")
+@click.option("--seed", default=1, show_default=True, help="scgru --record: seed of weights and inputs")
+@click.option("--weights", type=click.Path(dir_okay=False), help="scgru --record: weights .npz instead of random")
+def regress(circuit, traces, record, output, params, backend, n_in, n_hidden, n_steps, seed, weights) -> None:
+    """Replay a recorded trace through CIRCUIT (a circuit or a deck) and compare (exit 1 when outside tolerance).
+
+    A trace table (CSV or NPZ, see pycircuits.regress.table) drives named sources of the circuit with its
+    stimulus columns and compares its waveform and meas: columns, each within its tolerance. --record writes
+    one from the software twin of denram, pcm-trace or memstack (-o T.csv), or scgru's step trace (-o T.npz).
+    """
     from .. import regress as rg
     from ..params import parse_assignments
+    from ..regress import records, table
+    overrides = parse_assignments(params)
     if record:
-        if circuit != "scgru":
-            raise UsageError(f"traces are recorded for scgru, not {circuit}")
         if not output:
-            raise UsageError("give the trace file with -o FILE.npz")
-        trace = rg.record_random(n_in, n_hidden, n_steps, seed, weights_file=weights)
-        rg.save_trace(output, trace)
-        click.echo(f"recorded {n_steps} steps of the software minGRU ({trace.weights.n_in} inputs, "
-                   f"{trace.weights.n_hidden} units) -> {output}")
+            raise UsageError("give the trace file with -o FILE.csv|FILE.npz")
+        if circuit == "scgru":
+            trace = rg.record_random(n_in, n_hidden, n_steps, seed, weights_file=weights)
+            rg.save_trace(output, trace)
+            click.echo(f"recorded {n_steps} steps of the software minGRU ({trace.weights.n_in} inputs, "
+                       f"{trace.weights.n_hidden} units) -> {output}")
+            return
+        from ..files import check_writable
+        check_writable(output)
+        trace = records.record(circuit, overrides)
+        table.save_table_trace(output, trace)
+        cols = ", ".join(c.name for c in trace.columns)
+        click.echo(f"recorded {circuit} from its software twin ({trace.provenance['model']}): {cols} -> {output}")
         return
     if not traces:
-        raise UsageError("give the trace file with --traces FILE.npz (or --record to make one)")
-    report = rg.regress(circuit, traces, output, parse_assignments(params))
+        raise UsageError("give the trace file with --traces FILE.csv|FILE.npz (or --record to make one)")
+    if circuit == "scgru" and not table.is_table_trace(traces):
+        _scgru(rg, circuit, traces, output, overrides)
+        return
+    trace = table.load_table_trace(traces)
+    if output:
+        from ..files import check_writable
+        check_writable(Path(output) / "summary.json")
+    report = table.replay(circuit, trace, overrides, backend=backend)
+    def at(x: float, kind: str) -> str:
+        return f"t={x:.6g} s" if kind == "waveform" else f"element {int(x)}"
+    for r in report.results:
+        first = "" if r.first_fail_at is None else f", first at {at(r.first_fail_at, r.kind)}"
+        detail = r.reason or (f"max error {r.max_err:.4g} at {at(r.max_err_at, r.kind)} (tolerance abs {r.tol_abs:g} "
+                              f"rel {r.tol_rel:g}), {r.n_fail} of {r.n} outside{first}")
+        click.echo(f"  {'ok  ' if r.passed else 'FAIL'} {r.name:22s} {detail}")
+    click.echo("PASS" if report.passed else "FAIL")
+    if output:
+        table.write_table_report(report, Path(output))
+        click.echo(f"report in {output}/ (summary.json, columns.csv, overlay.png)")
+    sys.exit(0 if report.passed else 1)
+
+
+def _scgru(rg, circuit, traces, output, overrides) -> None:
+    report = rg.regress(circuit, traces, output, overrides)
     s = report.summary()
     click.echo(f"{circuit} vs software over {s['steps']} steps: max error {s['max_err_lsb']:.3f} LSB, "
                f"RMS {s['rms_err_lsb']:.3f} LSB, outputs agree on {100 * s['output_agreement']:.1f} % of steps")

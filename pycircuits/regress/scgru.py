@@ -43,9 +43,9 @@ from typing import Any
 
 import numpy as np
 
-from .errors import FileFormatError, ParameterError, UsageError
-from .files import atomic_write, atomic_write_text
-from .twins.mingru import MinGRUWeights, Quantization, mingru_reference, random_weights, save_weights
+from ..errors import FileFormatError, ParameterError, UsageError
+from ..files import atomic_write, atomic_write_text
+from ..twins.mingru import MinGRUWeights, Quantization, mingru_reference, random_weights, save_weights
 
 TRACE_FORMAT = "pycircuits-trace"
 TRACE_VERSION = 1
@@ -182,7 +182,7 @@ def compare(trace: Trace, h_circuit: np.ndarray, y_circuit: np.ndarray) -> Repor
 
 def circuit_values(trace: Trace, folder: Path) -> dict[str, Any]:
     """scgru parameters that replay ``trace``: weight and input files, sizes, quantization."""
-    from .circuits.scgru import N_LSB, ScgruParams  # noqa: F401 - checks the circuit is there
+    from ..circuits.scgru import N_LSB, ScgruParams  # noqa: F401 - checks the circuit is there
     default_q = Quantization()
     if tuple(trace.quantization.weight_levels) != tuple(default_q.weight_levels) or \
             trace.quantization.state_range != default_q.state_range or \
@@ -210,9 +210,9 @@ def regress(circuit: str, traces: str | Path, out_dir: str | Path | None = None,
     if trace.circuit != circuit:
         raise FileFormatError(f"{traces}: the trace is for circuit {trace.circuit}, not {circuit}")
     if out_dir is not None:
-        from .files import check_writable
+        from ..files import check_writable
         check_writable(Path(out_dir) / "summary.json")
-    from .circuits.run import run_circuit
+    from ..circuits.run import run_circuit
     with tempfile.TemporaryDirectory(prefix="pycircuits-regress-") as tmp:
         values = {**circuit_values(trace, Path(tmp)), **(overrides or {})}
         res = run_circuit(circuit, values, pdk=pdk, corner=corner)
@@ -232,7 +232,7 @@ def write_report(report: Report, out: Path) -> None:
     for t, (errs, ok) in enumerate(zip(report.err_lsb, report.agree, strict=True)):
         rows.append(f"{t}," + ",".join(f"{e:.6g}" for e in errs) + f",{int(ok)}")
     atomic_write_text(out / "steps.csv", "\n".join(rows) + "\n")
-    from .plots import _pyplot, save_figure
+    from ..plots import _pyplot, save_figure
     plt = _pyplot()
     n = report.err_lsb.shape[1]
     fig, axes = plt.subplots(n + 1, 1, figsize=(8, 2.2 * (n + 1)), sharex=True)
@@ -262,7 +262,7 @@ def write_report(report: Report, out: Path) -> None:
 def record_random(n_in: int, n_hidden: int, n_steps: int, seed: int, p_one: float = 0.5,
                   weights_file: str | None = None, h0: float = 0.0, gate_slope: float = 1.0) -> Trace:
     """A trace of the software twin on random binary inputs (weights random or from a file)."""
-    from .twins.mingru import load_weights
+    from ..twins.mingru import load_weights
     rng = np.random.default_rng(seed)
     weights = load_weights(weights_file) if weights_file else random_weights(n_in, n_hidden, rng)
     inputs = (rng.random((n_steps, weights.n_in)) < p_one).astype(np.int64)
