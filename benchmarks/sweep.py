@@ -10,10 +10,13 @@ one-thread worker processes (a real scheduler, `--scheduler`), against the local
 with two processes, at several batch sizes: the per-point overhead of scheduling, as a
 share of a point. The Dask runs are repeated once so that the workers' first load (which
 the local executor pays in every sweep) is reported apart.
+Then a deck against the built-in circuit it was written from: the same inverter (and `rc`)
+netlist saved as a `.cir` file and swept as a user's deck, one worker, against the built-in
+generator: a deck should cost what a built-in circuit of the same size costs.
 Targets: (c) >= 150x faster per point than (a); (c)/(d) >= 1.8; Dask overhead <= 5 %.
 Prints numbers and ratios; asserts nothing.
 
-    python benchmarks/sweep.py [--points 200] [--sub 5] [--mc 2000] [--no-dask]
+    python benchmarks/sweep.py [--points 200] [--sub 5] [--mc 2000] [--no-dask] [--no-deck]
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ from __future__ import annotations
 import argparse
 import re
 import statistics
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -83,6 +88,7 @@ def main() -> None:
     ap.add_argument("--sub", type=int, default=5, help="points run by (a) and (b), extrapolated")
     ap.add_argument("--mc", type=int, default=2000)
     ap.add_argument("--no-dask", action="store_true", help="skip the LocalCluster part")
+    ap.add_argument("--no-deck", action="store_true", help="skip the deck against built-in part")
     args = ap.parse_args()
 
     if sky130_library() is None:
@@ -115,8 +121,27 @@ def main() -> None:
     print(f"rc Monte Carlo, {args.mc} points (sigma_r=0.1, {ds.attrs['executor']}): {wall:.1f} s, "
           f"{args.mc / wall:.1f} points/s; tau median {np.nanmedian(tau) * 1e6:.3f} us, "
           f"spread (5-95 %) {np.nanquantile(tau, 0.05) * 1e6:.3f}-{np.nanquantile(tau, 0.95) * 1e6:.3f} us")
+    if not args.no_deck:
+        bench_deck(args.points, sky130_library() is not None)
     if not args.no_dask:
         bench_dask(args.mc, args.points, sky130_library() is not None)
+
+
+def bench_deck(points: int, with_sky130: bool) -> None:
+    """Per-point cost of a deck file against the built-in circuit whose netlist it is, one worker."""
+    cases = [("rc", {}, "generic130", "r", f"log:1k:100k:{points}")]
+    if with_sky130:
+        cases.insert(0, ("inverter", INVERTER, "sky130", "wn", f"lin:1u:10u:{points}"))
+    print(f"deck file against the built-in circuit it was written from, {points} points, --jobs 1:")
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, params, pdk, axis, spec in cases:
+            deck = Path(tmp) / f"{name}.cir"
+            deck.write_text(str(generate(name, params, pdk=pdk)[2]))
+            for _ in range(2):  # the second round is the one reported: both have their files cached
+                t_builtin, ds_b = _timed_sweep(name, vary={axis: spec}, params=params, pdk=pdk, jobs=1, cache=False)
+                t_deck, ds_d = _timed_sweep(str(deck), vary={axis: spec}, jobs=1, cache=False)
+            print(f"  {name:9s} built-in {t_builtin / points * 1e3:7.2f} ms/point   deck {t_deck / points * 1e3:7.2f} "
+                  f"ms/point   deck/built-in = {t_deck / t_builtin:.3f}   ({ds_d.attrs['n_loads']} deck loads)")
 
 
 def _timed_sweep(circuit: str, **kw) -> tuple[float, dict]:
