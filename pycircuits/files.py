@@ -21,15 +21,18 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it over ``path``.
 
     An unwritable destination is bad input (:class:`UsageError`, exit 2), and
-    nothing is left behind when ``write`` fails.
+    nothing is left behind when ``write`` fails.  A destination that exists
+    and is not a regular file (a device, a FIFO, a folder) is refused: the
+    rename would replace it.
     """
     path = Path(path)
+    _refuse_special(path)
     folder = path.parent if str(path.parent) else Path(".")
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:200]}.", suffix=".tmp", dir=folder)
     except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror}") from None
+        raise UsageError(f"cannot write {path}: {_reason(exc, folder)}") from None
     os.close(fd)
     tmp_path = Path(tmp)
     umask = os.umask(0)
@@ -37,14 +40,75 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp makes 0600; give the file normal permissions
     try:
         write(tmp_path)
+        _refuse_special(path)
         os.replace(tmp_path, path)
     except OSError as exc:
         tmp_path.unlink(missing_ok=True)
-        raise UsageError(f"cannot write {path}: {exc.strerror}") from None
+        raise UsageError(f"cannot write {path}: {_reason(exc, folder)}") from None
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
     return path
+
+
+def _reason(exc: OSError, folder: Path) -> str:
+    """An OSError as one line; a full disk names the file system it is on."""
+    import errno
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"no space left on the disk of {folder.resolve()}"
+    return exc.strerror or str(exc).splitlines()[0]
+
+
+def _refuse_special(path: Path) -> None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror}") from None
+    import stat
+    if stat.S_ISDIR(st.st_mode):
+        raise UsageError(f"cannot write {path}: it is a folder")
+    if not stat.S_ISREG(st.st_mode):
+        raise UsageError(f"cannot write {path}: it exists and is not a regular file (a device, FIFO or socket)")
+
+
+def check_output(path: str | Path, *, suffixes: tuple[str, ...] | str | None = None, what: str = "",
+                 inputs: tuple[str | Path | None, ...] = (), outputs: tuple[str | Path | None, ...] = ()) -> Path:
+    """The guard every command runs on each output before any work; :class:`UsageError` (exit 2) when:
+
+    * the suffix is not one of ``suffixes`` (what the writer writes);
+    * the path exists and is not a regular file (a folder, a device, a FIFO);
+    * it is one of the command's ``inputs`` (the same file, however named);
+    * it is another of the command's ``outputs`` (two writers, one file);
+    * its name is too long, or its folder cannot be written.
+
+    The writer then writes through :func:`atomic_write` (a temporary file
+    in the same folder, renamed over the path).
+    """
+    path = Path(path)
+    if isinstance(suffixes, str):
+        suffixes = (suffixes,)
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise UsageError(f"cannot write {path}: {what or 'the file'} is a {' or '.join(suffixes)} file")
+    if len(path.name.encode()) > 240:
+        raise UsageError(f"cannot write {path.name[:40]}...: the file name is longer than 240 bytes")
+    _refuse_special(path)
+    for other in inputs:
+        if other is not None and _same_file(path, Path(other)):
+            raise UsageError(f"cannot write {path}: it is {other}, an input of this command")
+    for other in outputs:
+        if other is not None and _same_file(path, Path(other), new_too=True):
+            raise UsageError(f"cannot write {path}: it is also given as {other}; give each output its own file")
+    check_folder_writable(path.parent if str(path.parent) else Path("."), f"cannot write {path}")
+    return path
+
+
+def _same_file(a: Path, b: Path, new_too: bool = False) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return new_too and os.path.abspath(a) == os.path.abspath(b)
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
@@ -57,6 +121,16 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     return atomic_write(path, lambda p: p.write_bytes(data))
 
 
+def write_netcdf(path: str | Path, ds: Any) -> Path:
+    """Write an xarray Dataset as NetCDF-4, atomically.
+
+    The file is made in memory and written in one piece: HDF5 writing
+    straight to a full disk fails in its destructors (tracebacks, then a
+    segfault), while a failed write of bytes is one clean error.
+    """
+    return atomic_write_bytes(path, bytes(ds.to_netcdf(engine="h5netcdf")))
+
+
 def check_writable(path: str | Path, suffix: str | None = None, what: str = "") -> None:
     """Refuse early (:class:`UsageError`) a destination that cannot be written, before any work.
 
@@ -64,12 +138,7 @@ def check_writable(path: str | Path, suffix: str | None = None, what: str = "") 
     file in that refusal.  Nothing is left behind: the probe is a temporary
     file in the nearest existing folder (folders are made by the write itself).
     """
-    path = Path(path)
-    if suffix is not None and path.suffix.lower() != suffix:
-        raise UsageError(f"cannot write {path}: {what or 'the file'} is a {suffix} file")
-    if path.is_dir():
-        raise UsageError(f"cannot write {path}: it is a folder")
-    check_folder_writable(path.parent if str(path.parent) else Path("."), f"cannot write {path}")
+    check_output(path, suffixes=suffix, what=what)
 
 
 def check_folder_writable(folder: str | Path, message: str) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UsageError
-from ..files import atomic_write, jsonable
+from ..files import atomic_write, jsonable, write_netcdf
 from ..spice import DEFAULT_THREADS, Waveforms, check_threads, run_batch, simulate
 
 
@@ -63,7 +63,7 @@ class RunResult:
         """Save to ``.nc`` (NetCDF via xarray/h5netcdf) or ``.npz``."""
         suffix = path.suffix.lower()
         if suffix == ".nc":
-            atomic_write(path, lambda p: self.to_dataset().to_netcdf(p, engine="h5netcdf"))
+            write_netcdf(path, self.to_dataset())
         elif suffix == ".npz":
             def write(p: Path) -> None:
                 with open(p, "wb") as fh:

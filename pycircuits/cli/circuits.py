@@ -90,6 +90,8 @@ def netlist(circuit: str | None, params: tuple[str, ...], pdk: str, corner: str,
     _, _, net = generate(circuit, parse_assignments(params), pdk, corner)
     text = str(net)
     if output:
+        from ..files import check_output
+        check_output(output, inputs=(circuit,) if Path(circuit).is_file() else ())
         if relative_models:
             text = relocate_models(text, output)
         _write_text(Path(output), text)
@@ -121,7 +123,16 @@ def run(target: str, params: tuple[str, ...], pdk: str, corner: str, backend: st
     values = parse_assignments(params)
     threads = threads_value(ngspice_threads)
     from ..circuits import get
-    control_note(get(target))
+    from ..files import check_output
+    defn = get(target)
+    inputs = (target,) if "deck" in defn.extra else ()
+    if output:
+        check_output(output, suffixes=(".nc", ".npz"), what="the waveforms file", inputs=inputs, outputs=(raw, plot))
+    if plot:
+        check_output(plot, suffixes=".png", what="the plot", inputs=inputs, outputs=(raw,))
+    if raw:
+        check_output(raw, suffixes=".raw", what="ngspice's raw file", inputs=inputs)
+    control_note(defn)
     result = run_circuit(target, values, pdk=pdk, corner=corner, backend=backend, raw=raw,
                          ngspice_threads=threads)
     if output:

@@ -52,8 +52,13 @@ def extract_cmd(recipe_name, sweep_file, output, list_, run_, mc, seed, jobs, pa
     r = None if generic else get_recipe(recipe_name)
     if not output:
         raise UsageError("give the curve file with -o CURVE.json")
-    from ..files import check_writable
-    check_writable(output)
+    from ..files import check_output
+    from ..sweep.dataset import csv_path
+    check_output(output, suffixes=".json", what="a curve",
+                 inputs=(sweep_file, csv_path(sweep_file) if sweep_file else None), outputs=(sweep_out,))
+    if sweep_out:
+        from ..sweep.dataset import check_writable
+        check_writable(sweep_out)
     if generic:
         from ..sweep import load_dataset
         ds = load_dataset(sweep_file)
@@ -86,9 +91,11 @@ def extract_cmd(recipe_name, sweep_file, output, list_, run_, mc, seed, jobs, pa
 @click.option("--measure", help="for a sweep: the measure to draw (default: the first)")
 def plot_cmd(file: str, output: str | None, measure: str | None) -> None:
     """Draw a TransferCurve (.json, with its spread and law) or a sweep (.nc, measure vs parameter)."""
+    from ..files import check_output
     from ..flows import plot_curve_file, plot_sweep_file
     path = Path(file)
     out = Path(output) if output else path.with_suffix(".png")
+    check_output(out, suffixes=".png", what="a plot", inputs=(path,))
     if path.suffix == ".json":
         plot_curve_file(path, out)
     elif path.suffix == ".nc":

@@ -44,8 +44,8 @@ def regress(circuit, traces, record, output, params, backend, n_in, n_hidden, n_
             click.echo(f"recorded {n_steps} steps of the software minGRU ({trace.weights.n_in} inputs, "
                        f"{trace.weights.n_hidden} units) -> {output}")
             return
-        from ..files import check_writable
-        check_writable(output)
+        from ..files import check_output
+        check_output(output, suffixes=(".csv", ".npz"), what="a trace")
         trace = records.record(circuit, overrides)
         table.save_table_trace(output, trace)
         cols = ", ".join(c.name for c in trace.columns)
@@ -58,8 +58,9 @@ def regress(circuit, traces, record, output, params, backend, n_in, n_hidden, n_
         return
     trace = table.load_table_trace(traces)
     if output:
-        from ..files import check_writable
-        check_writable(Path(output) / "summary.json")
+        from ..files import check_output
+        for name in ("summary.json", "columns.csv", "overlay.png"):
+            check_output(Path(output) / name, inputs=(traces,))
     report = table.replay(circuit, trace, overrides, backend=backend)
     def at(x: float, kind: str) -> str:
         return f"t={x:.6g} s" if kind == "waveform" else f"element {int(x)}"

@@ -6,6 +6,7 @@ check lives in the library, so errors come back as one line and exit 2.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
@@ -102,6 +103,8 @@ def sweep_cmd(circuit: str | None, vary: tuple[str, ...], params: tuple[str, ...
         raise UsageError("no circuit given (pycircuits sweep CIRCUIT ... or circuit = \"...\" in --plan)")
     if output is None:
         raise UsageError("no output given: -o SWEEP.nc")
+    from ..sweep.dataset import check_writable
+    check_writable(output, inputs=(plan_file, circuit if Path(str(circuit)).is_file() else None))
     if no_cache and cache_dir:
         raise UsageError("give --cache DIR or --no-cache, not both")
     base = {k: (",".join(map(str, v)) if isinstance(v, list) else v) for k, v in spec.get("params", {}).items()}

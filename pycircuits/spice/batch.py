@@ -58,7 +58,7 @@ def run_batch(netlist: str, timeout_s: float = 600.0, raw_out: str | Path | None
     with tempfile.TemporaryDirectory(prefix="pycircuits-", dir=workdir) as tmp:
         cir = Path(tmp) / "circuit.cir"
         controlled = _with_raw_writer(netlist)
-        raw = Path(raw_out).resolve() if raw_out and not controlled else Path(tmp) / "out.raw"
+        raw = Path(tmp) / "out.raw"  # kept at raw_out only once complete
         cir.write_text(controlled or (netlist if netlist.endswith("\n") else netlist + "\n"))
         t0 = time.perf_counter()
         raw_args = [] if controlled else ["-r", str(raw)]
@@ -78,8 +78,9 @@ def run_batch(netlist: str, timeout_s: float = 600.0, raw_out: str | Path | None
         failed = proc.returncode != 0 or not raw.exists() or raw.stat().st_size == 0
         raise_for_errors(lines, failed=failed)
         plots = read_raw(raw)
-        if controlled and raw_out:
-            shutil.move(raw, Path(raw_out).resolve())
+        if raw_out:
+            from ..files import atomic_write
+            atomic_write(raw_out, lambda p: shutil.copyfile(raw, p))
     m = re.search(r"Total analysis time \(seconds\) = ([0-9.eE+-]+)", out)
     plot = plots[-1]
     meas, meas_failed = measure_results(lines)

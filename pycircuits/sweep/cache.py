@@ -142,6 +142,7 @@ class Cache:
 
     def __init__(self, root: str | Path | None):
         self.root = Path(root).expanduser() / _LAYOUT if root is not None else None
+        self.last_error = ""  # why the last put() stored nothing, when it could not write
 
     @property
     def enabled(self) -> bool:
@@ -179,11 +180,13 @@ class Cache:
             with open(tmp, "wb") as fh:
                 write_entry(fh, entry)
             os.replace(tmp, path)
-        except OSError:
+        except OSError as exc:
             try:
                 tmp.unlink(missing_ok=True)
             except OSError:
                 pass
+            from ..files import _reason
+            self.last_error = _reason(exc, self.root)
             return False
         return True
 

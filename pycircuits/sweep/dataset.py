@@ -31,7 +31,7 @@ import numpy as np
 
 from .. import files
 from ..errors import FileFormatError
-from ..files import atomic_write, atomic_write_text
+from ..files import atomic_write_text
 from .cache import Entry
 from .plan import Plan, Point
 
@@ -174,9 +174,10 @@ def build_dataset(plan: Plan, points: Sequence[Point], entries: Sequence[Entry],
     return ds
 
 
-def check_writable(path: str | Path) -> None:
-    """Refuse (UsageError) an output path that cannot be written, writing nothing there."""
-    files.check_writable(path, ".nc", "a sweep dataset")
+def check_writable(path: str | Path, inputs: tuple[str | Path | None, ...] = ()) -> None:
+    """Refuse (UsageError) a dataset path, or its CSV's, that cannot be written or is one of ``inputs``."""
+    files.check_output(path, suffixes=".nc", what="a sweep dataset", inputs=inputs)
+    files.check_output(csv_path(path), suffixes=".csv", what="the sweep's CSV", inputs=inputs)
 
 
 def csv_path(path: str | Path) -> Path:
@@ -218,7 +219,7 @@ def to_csv(ds, plan: Plan, points: Sequence[Point]) -> str:
 def write_dataset(ds, path: str | Path, csv_text: str | None = None) -> list[Path]:
     """Write the dataset (NetCDF, h5netcdf) and its CSV atomically; return the paths written."""
     path = Path(path)
-    atomic_write(path, lambda p: ds.to_netcdf(p, engine="h5netcdf"))
+    files.write_netcdf(path, ds)
     out = [path]
     if csv_text is not None:
         out.append(atomic_write_text(csv_path(path), csv_text))

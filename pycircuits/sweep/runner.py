@@ -46,6 +46,8 @@ class SweepStats:
     batch_size: int = 0
     ngspice_threads: int = DEFAULT_THREADS
     loads: dict[tuple[int, int], int] = field(default_factory=dict)  # (batch, pid) -> loads
+    n_cache_failed: int = 0  # points computed that could not be stored in the cache
+    cache_error: str = ""
 
     def attrs(self) -> dict[str, Any]:
         """NetCDF-friendly attributes."""
@@ -55,7 +57,7 @@ class SweepStats:
                 "n_batches": self.n_batches, "max_loads_per_batch": self.max_loads_per_batch,
                 "workers_started": self.workers_started, "wall_time_s": self.wall_time_s,
                 "points_per_s": rate, "executor": self.executor, "batch_size": self.batch_size,
-                "ngspice_threads": self.ngspice_threads}
+                "ngspice_threads": self.ngspice_threads, "n_cache_failed": self.n_cache_failed}
 
 
 def _cache_of(cache: str | Path | bool | None) -> Cache:
@@ -86,11 +88,14 @@ def _executor(jobs: int | None, scheduler: str | None, timeout_s: float, recycle
     return LocalExecutor(jobs or os.cpu_count() or 1, timeout_s, recycle)
 
 
+MAX_TIMEOUT_S = 30 * 86400.0  # a point may run a month; beyond, the OS timers overflow
+
+
 def _check_numbers(jobs: int | None, timeout_s: float, recycle: int) -> None:
     if jobs is not None and (int(jobs) != jobs or jobs < 1):
         raise UsageError(f"--jobs: expected a positive integer, got {jobs}")
-    if not timeout_s > 0:
-        raise UsageError(f"--timeout: expected a positive number of seconds, got {timeout_s}")
+    if not 0 < timeout_s <= MAX_TIMEOUT_S:
+        raise UsageError(f"--timeout: expected a positive number of seconds up to {MAX_TIMEOUT_S:g}, got {timeout_s}")
     if int(recycle) != recycle or recycle < 1:
         raise UsageError(f"--recycle: expected a positive integer, got {recycle}")
 
@@ -143,12 +148,16 @@ def sweep(circuit: str, vary: Mapping[str, Any] | Iterable[Any] | None = None,
     plan = build_plan(circuit, vary, params, mc=mc, seed=seed, corners=corners, pdk=pdk, vary_mc=vary_mc,
                       allow_control=allow_control)
     _check_numbers(jobs, timeout_s, recycle)
+    cpus = os.cpu_count() or 1
+    if jobs is not None and jobs > cpus:  # more processes than cores only cost memory (~90 MB each)
+        sys.stderr.write(f"pycircuits: warning: --jobs {jobs} capped at the machine's {cpus} CPUs\n")
+        jobs = cpus
     threads = check_threads(ngspice_threads)
     if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int | float)
                                    or not 1 <= batch_size < float("inf") or batch_size != int(batch_size)):
         raise UsageError(f"--batch-size: expected a positive integer, got {batch_size}")
     if output is not None:
-        check_writable(output)
+        check_writable(output, inputs=(circuit,) if Path(str(circuit)).is_file() else ())
     store = _cache_of(cache)
     defn = get(plan.circuit)
     points = plan.points()
@@ -165,6 +174,9 @@ def sweep(circuit: str, vary: Mapping[str, Any] | Iterable[Any] | None = None,
     stats.n_loads = sum(stats.loads.values())
     stats.n_failed = sum(1 for r in results if not r.entry.ok)
     stats.wall_time_s = time.perf_counter() - t0
+    if stats.n_cache_failed:
+        sys.stderr.write(f"pycircuits: warning: {stats.n_cache_failed} of {stats.n_computed} computed points could "
+                         f"not be stored in the cache ({stats.cache_error}); a resume computes them again\n")
     attrs = {"circuit": plan.circuit, "params": json.dumps(jsonable(_base_params(defn, plan), nonfinite=float)),
              "plan": plan.to_json(), "seed": plan.seed, "mc": plan.mc, "pdk": plan.pdk,
              "corners": ",".join(plan.corners), "ngspice_version": version,
@@ -212,8 +224,12 @@ def _run(prepared, store: Cache, executor, defn, keep_waveforms: bool, stats: Sw
     with _progress(len(prepared.tasks), stats.n_cached, progress) as bar:
         def on_result(r: PointResult) -> None:
             nonlocal failed
-            if not executor.writes_cache:
-                store.put(r.key, r.entry)
+            if not executor.writes_cache and not store.put(r.key, r.entry) and store.last_error:
+                r = replace(r, cache_error=store.last_error)
+                store.last_error = ""
+            if r.cache_error:
+                stats.n_cache_failed += 1
+                stats.cache_error = stats.cache_error or r.cache_error
             stats.n_runs += r.runs
             if r.pid:
                 stats.loads[(r.batch_id, r.pid)] = stats.loads.get((r.batch_id, r.pid), 0) + r.loads

@@ -39,6 +39,7 @@ class PointResult:
     runs: int = 0  # ngspice analyses run for it
     pid: int = 0
     batch_id: int = -1
+    cache_error: str = ""  # the worker could not store this point in the cache (why)
 
 
 def _circuit(batch: Batch):
@@ -117,8 +118,8 @@ def run_tasks(batch: Batch, on_start: Callable[[Task], None] | None = None,
                                      pid=os.getpid(), batch_id=batch.batch_id)
             else:
                 result = run_point(session, defn, batch, task)
-            if cache is not None:
-                cache.put(task.key, result.entry)
+            if cache is not None and not cache.put(task.key, result.entry) and cache.last_error:
+                result.cache_error, cache.last_error = cache.last_error, ""
             out.append(result)
             if on_done is not None and on_done(result):
                 break
