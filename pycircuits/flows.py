@@ -94,6 +94,10 @@ DEMO_CIRCUITS = ("rc", "rram-iv")
 def run_demo(out: Path, echo: Callable[[str], None] = print, mc: int = 20, quick: bool = False,
              jobs: int | None = None) -> list[Path]:
     """Run the flow; return the files written.  ``quick`` shrinks the sweep and the experiment."""
+    if jobs is not None and (isinstance(jobs, bool) or int(jobs) != jobs or jobs < 1):
+        raise UsageError(f"--jobs: expected a positive integer, got {jobs}")  # before anything is written
+    if isinstance(mc, bool) or int(mc) != mc or mc < 2:
+        raise UsageError(f"--mc: expected an integer of at least 2, got {mc}")
     t0 = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []

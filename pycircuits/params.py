@@ -29,7 +29,7 @@ _SUFFIX = {"f": 1e-15, "p": 1e-12, "n": 1e-9, "u": 1e-6, "m": 1e-3,
            "k": 1e3, "meg": 1e6, "g": 1e9, "t": 1e12}
 _NUMBER = re.compile(
     r"^(?P<mant>[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)(?P<suf>meg|[fpnumkgt])?$",
-    re.IGNORECASE,
+    re.IGNORECASE | re.ASCII,  # ASCII digits only: a Unicode digit is not a SPICE number
 )
 _MAX_TEXT = 64
 
@@ -67,9 +67,16 @@ class ParamSpec:
             return "file path"
         if self.kind == "expr":
             return "derived"
-        lo = "-inf" if self.min is None else f"{self.min:g}"
-        hi = "inf" if self.max is None else f"{self.max:g}"
+        lo = "-inf" if self.min is None else _exact(self.min, self.kind)
+        hi = "inf" if self.max is None else _exact(self.max, self.kind)
         return f"{'(' if self.min_exclusive else '['}{lo}, {hi}]"
+
+
+def _exact(value: float, kind: str) -> str:
+    """A bound or value as a refusal shows it: integers in full, floats to 12 digits (1e+07 vs 10000001)."""
+    if kind in ("int", "ints") and float(value).is_integer():
+        return str(int(value))
+    return f"{value:.12g}"
 
 
 def param(default: Any, unit: str, doc: str, *, min: float | None = None,
@@ -213,7 +220,8 @@ def _check_range(spec: ParamSpec, value: float) -> None:
     low_bad = lo is not None and (value <= lo if spec.min_exclusive else value < lo)
     if low_bad or (hi is not None and value > hi):
         raise ParameterError(
-            f"parameter {spec.name}={value:g} is out of range {spec.range_text()} {spec.unit}".rstrip())
+            f"parameter {spec.name}={_exact(value, spec.kind)} is out of range {spec.range_text()} "
+            f"{spec.unit}".rstrip())
 
 
 def _coerce(spec: ParamSpec, raw: Any) -> Any:
@@ -245,6 +253,12 @@ def _coerce(spec: ParamSpec, raw: Any) -> Any:
 
 
 def _coerce_scalar(spec: ParamSpec, raw: Any, kind: str) -> float | int:
+    if kind == "int" and isinstance(raw, int) and not isinstance(raw, bool):
+        _check_range(spec, raw)  # exactly: an integer past 2**53 must not round through a float
+        return raw
+    if kind == "int" and isinstance(raw, str) and re.fullmatch(r"\s*[+-]?[0-9]+\s*", raw):
+        _check_range(spec, int(raw))
+        return int(raw)
     value = parse_number(raw, spec.name)
     if kind == "int":
         if value != int(value):

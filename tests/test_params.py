@@ -25,7 +25,7 @@ def test_parse_number_accepts_spice_suffixes(text, value):
 @pytest.mark.parametrize("text", [
     "1k\n.control\nshell touch /tmp/x", ".control", "shell rm -rf /", ".include /etc/passwd",
     "1k; shell ls", "{r}", "1kOhm", "abc", "", " ", "1e", "nan", "inf", "1k 2k", "1\r", "1\x00",
-    "v(out)", "1e999",
+    "v(out)", "1e999", "\u0661\u0662", "\uff11k", "1\u00b2",
 ])
 def test_parse_number_refuses_anything_but_a_number(text):
     with pytest.raises(ParameterError):
@@ -92,3 +92,17 @@ def test_path_parameters_are_checked_files_and_listed_as_file_paths(tmp_path):
         WithFile(data=str(tmp_path / "missing.npy"))
     with pytest.raises(ParameterError, match="not a usable file path"):
         WithFile(data=f"{tmp_path}/x.npy\n.control")
+
+
+def test_integer_parameters_parse_as_integers_and_refusals_show_exact_numbers():
+    @dataclass(frozen=True)
+    class P(Params):
+        seed: int = param(0, "", "a seed", min=0, max=2**62)
+        n: int = param(10, "", "steps", min=10, max=10_000_000)
+
+    assert make_params(P, {"seed": str(2**62)}).seed == 2**62
+    assert make_params(P, {"seed": 2**62 - 1}).seed == 2**62 - 1
+    with pytest.raises(ParameterError, match=r"seed=4611686018427387905 is out of range \[0, 4611686018427387904\]"):
+        make_params(P, {"seed": str(2**62 + 1)})  # not rounded to 2**62 through a float
+    with pytest.raises(ParameterError, match=r"n=10000001 is out of range \[10, 10000000\]"):
+        make_params(P, {"n": "10000001"})

@@ -34,7 +34,8 @@ _MEAS = re.compile(r"^\s*\.meas(?:ure)?\s+(\w+)\s+(\w+)", re.IGNORECASE)
 _ANALYSIS = re.compile(r"^\s*\.(tran|ac|dc|op|noise|tf|sens|pz|disto|sp)\b", re.IGNORECASE)
 _SECTION = re.compile(r"^\s*\.lib\s+(\w+)\s*$", re.IGNORECASE | re.MULTILINE)
 # an ngspice number as a designer writes it: 1k, 2.5p, 1e-9, 1kohm, 10uF (letters after the scale are ignored)
-_LOOSE = re.compile(r"^([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)(meg|[fpnumkgt])?[a-z]*$", re.IGNORECASE)
+_LOOSE = re.compile(r"^([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)(meg|[fpnumkgt])?[a-z]*$",
+                    re.IGNORECASE | re.ASCII)
 
 
 @dataclass(frozen=True)

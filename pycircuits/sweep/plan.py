@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -237,7 +238,13 @@ def parse_axis(text: str, spec: ParamSpec | None = None, name: str | None = None
             values[0], values[-1] = a, b  # exact endpoints as written
         else:
             values = np.linspace(a, b, n).tolist()
-    return Axis(name, kind, str(text), tuple(_typed(spec, name, v) for v in values))
+    typed = tuple(_typed(spec, name, v) for v in values)
+    if len(set(typed)) < len(typed):  # a dataset coordinate holds each value once
+        twice = next(v for v in typed if typed.count(v) > 1)
+        raise UsageError(f"--vary {name}: the value {twice:g} comes twice (an integer parameter rounds "
+                         "its values); give each value once" if spec is not None and spec.kind == "int"
+                         else f"--vary {name}: the value {twice:g} comes twice; give each value once")
+    return Axis(name, kind, str(text), typed)
 
 
 def _typed(spec: ParamSpec | None, name: str, v: float) -> Any:
@@ -400,15 +407,25 @@ def build_plan(circuit: str, vary: Mapping[str, Any] | Iterable[Any] | None = No
     return plan
 
 
+MAX_SEED = 2**63 - 1  # the dataset keeps the seed as a 64-bit integer
+
+
 def _count(value: Any, what: str) -> int:
-    try:
-        n = parse_number(value, what)
-    except ParameterError:
-        raise UsageError(f"{what}: expected a non-negative integer, got {_shown(str(value))}") from None
+    if isinstance(value, int) and not isinstance(value, bool):
+        n: float | int = value
+    elif isinstance(value, str) and re.fullmatch(r"\s*[0-9]+\s*", value):
+        n = int(value)  # exactly, not through a float
+    else:
+        try:
+            n = parse_number(value, what)
+        except ParameterError:
+            raise UsageError(f"{what}: expected a non-negative integer, got {_shown(str(value))}") from None
     if n != int(n) or n < 0:
         raise UsageError(f"{what}: expected a non-negative integer, got {_shown(str(value))}")
     if n > MAX_POINTS and what == "--mc":
         raise UsageError(f"--mc {int(n)}: at most {MAX_POINTS} samples")
+    if n > MAX_SEED and what == "--seed":
+        raise UsageError(f"--seed {_shown(str(value))}: at most 2**63 - 1")
     return int(n)
 
 

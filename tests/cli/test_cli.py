@@ -53,12 +53,19 @@ def test_injection_attempts_are_refused_and_run_nothing(tmp_path, template, comm
     (["sweep", "rc", "--vary"], "requires an argument"),
     (["nosuchcmd"], "No such command"),
     (["run"], "Missing argument"),
+    (["sweep", "rc", "--vary", "r=list:1k", "--seed", "1e30", "-o", "s.nc"], "--seed"),
+    (["sweep", "rc", "--vary", "r=list:1k", "--seed", "18446744073709551616", "-o", "s.nc"], "at most 2**63 - 1"),
+    (["sweep", "rc", "--vary", "r=list:1k", "--timeout", "2592001", "-o", "s.nc"], "--timeout"),
+    (["demo", "--jobs", "0", "-o", "d"], "--jobs: expected a positive integer"),
+    (["sweep", "rc", "--vary", "r=list:1k,1k,2k", "-o", "s.nc"], "the value 1000 comes twice"),
+    (["run", "rc", "-p", "r=\u0661k"], "is not a number"),
 ])
 def test_bad_input_gives_one_line_and_exit_2(tmp_path, args, needle):
     r = cli(*args, cwd=tmp_path)
     assert r.returncode == 2, r.stderr
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0]
+    assert list(tmp_path.iterdir()) == []  # refused before anything was written
 
 
 def test_list_shows_parameters_with_unit_range_and_doc():
@@ -104,3 +111,17 @@ def test_failed_simulation_exits_1_with_ngspice_text(tmp_path):
     r = cli("run", "bad.cir", "--backend", "batch", cwd=tmp_path)
     assert r.returncode == 1
     assert "r1 in out foo" in r.stderr.lower()
+
+
+@pytest.mark.parametrize("root", ["/x\n.control\nshell touch {marker}\n.endc", '/x" \n.include "{marker}',
+                                  "/x\r.endc"])
+def test_pdk_root_from_the_environment_cannot_carry_cards_into_a_netlist(tmp_path, root):
+    import os
+    marker = tmp_path / "pwned"
+    env = {**os.environ, "PDK_ROOT": root.format(marker=marker)}
+    for args in (["netlist", "inverter", "--pdk", "sky130"], ["run", "inverter", "--pdk", "sky130"]):
+        r = cli(*args, cwd=tmp_path, env=env)
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode == 2 and len(lines) == 1 and "PDK_ROOT: the path holds" in lines[0], r.stderr
+        assert ".control" not in r.stdout and "shell" not in r.stdout
+    assert not marker.exists()

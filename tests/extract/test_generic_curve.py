@@ -86,3 +86,15 @@ def test_only_measures_and_swept_parameters_make_curves(deck_sweep):
         curve_from_sweep(ds, "r", "error")
     with pytest.raises(UsageError, match="does not vary 'c'; it varies r"):
         curve_from_sweep(ds, "c", "tdelay")  # drawn, not swept
+
+
+def test_a_measure_that_failed_everywhere_makes_no_curve(tmp_path, capfd):
+    import os
+    ds = sweep("rc", vary={"r": "log:1k:10k:3"}, params={"t_stop": 1e-9, "n_steps": 10}, cache=False, jobs=64)
+    assert f"--jobs 64 capped at the machine's {os.cpu_count()} CPUs" in capfd.readouterr().err
+    assert int(ds.attrs["executor"].removeprefix("local:")) <= os.cpu_count()
+    assert np.isnan(ds.tau_s.values).all()
+    with pytest.raises(UsageError, match="tau is NaN at 3 of 3 x points"):
+        build_curve(get_recipe("rc-tau"), ds)
+    with pytest.raises(UsageError, match="tau_s is NaN at 3 of 3 x points"):
+        curve_from_sweep(ds, "r", "tau_s")

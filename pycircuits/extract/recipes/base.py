@@ -108,6 +108,10 @@ def build_curve(r: Recipe, ds) -> TransferCurve:
     x, samples = x[keep], samples[keep]
     if len(x) < 2:
         raise UsageError(f"recipe {r.name}: the sweep has fewer than 2 usable x points")
+    usable = int(np.sum(np.any(np.isfinite(samples), axis=1)))
+    if usable < 2:
+        raise UsageError(f"recipe {r.name}: {r.y_name} is NaN at {len(x) - usable} of {len(x)} x points (a "
+                         "measure that failed everywhere, e.g. a transient too short); the curve would be empty")
     seed = ds.attrs.get("seed")
     curve = TransferCurve.from_samples(
         r.name, x, samples, r.x_unit, r.y_unit, x_name=r.x_name, y_name=r.y_name, recipe=r.name,
