@@ -217,6 +217,42 @@ def check_inputs(inputs, n_in: int) -> np.ndarray:
     return x.astype(np.int64)
 
 
+def _ratio(value: float, limit: int = 4096) -> tuple[int, int] | None:
+    """``value`` as an exact small fraction (num, den), or None when it is not one (to 1e-12)."""
+    from fractions import Fraction
+    fr = Fraction(value).limit_denominator(limit)
+    return (fr.numerator, fr.denominator) if abs(float(fr) - value) <= 1e-12 * max(1.0, abs(value)) else None
+
+
+def gate_codes_exact(w_codes: np.ndarray, b_codes: np.ndarray, x: np.ndarray, q: Quantization) -> np.ndarray:
+    """Gate codes of the MAC of integer codes, in integer arithmetic: ties round half up whatever the inputs.
+
+    The weight levels, the bias weight and the gate slope are small fractions
+    (thirds, eighths, tenths); the MAC and the hard sigmoid are then one
+    integer ratio per element, so an exact tie (a gate value of 52.5 LSB)
+    rounds up for every input pattern, where a float sum of the same terms
+    lands on either side of it depending on the order of the terms.  When a
+    level is not such a fraction, the float path is used.
+    """
+    levels = [_ratio(v) for v in q.weight_levels]
+    kb, slope = _ratio(q.bias_weight), _ratio(q.gate_slope)
+    if any(r is None for r in levels) or kb is None or slope is None:
+        return q.gate_codes(mac(w_codes, b_codes, x, q))
+    d = int(np.lcm.reduce([den for _, den in levels]))
+    w = np.array([num * (d // den) for num, den in levels], dtype=np.int64)[np.asarray(w_codes)]  # levels * d
+    xs = np.asarray(x).astype(np.int64)
+    s = xs @ w.T  # sum of weight * input, times d, exact
+    m = q.bias_max_code
+    b2 = 2 * np.asarray(b_codes, dtype=np.int64) - m  # bias value * m
+    n_in = w.shape[1]
+    (kn, kd), (sn, sd), g = kb, slope, q.gate_max_code
+    a_num = s * kd * m + d * kn * b2  # a = a_num / a_den
+    a_den = d * m * (n_in * kd + kn)
+    # code = floor((slope * a + 1/2) * g + 1/2), then clipped to 0..g (the same as clipping z to [0, 1])
+    num = 2 * sn * a_num * g + sd * a_den * (g + 1)
+    return np.clip(num // (2 * sd * a_den), 0, g).astype(np.int64)
+
+
 def mac(w_codes: np.ndarray, b_codes: np.ndarray, x: np.ndarray, q: Quantization) -> np.ndarray:
     """Charge-sharing MAC ``(sum_i w x_i + k_b b) / (n_in + k_b)``, shape ``x.shape[:-1] + (n_hidden,)``."""
     w = q.weight_values(w_codes)  # (n_hidden, n_in)
@@ -237,9 +273,8 @@ def mingru_reference(weights: MinGRUWeights, inputs, q: Quantization | None = No
     q = q or Quantization()
     weights.check_biases(q)
     x = check_inputs(inputs, weights.n_in).astype(float)
-    a_z = mac(weights.w_z, weights.b_z, x, q)
     h_tilde = mac(weights.w_h, weights.b_h, x, q)
-    z = q.gate(a_z)
+    z = gate_codes_exact(weights.w_z, weights.b_z, x, q) / q.gate_max_code
     lead = x.shape[:-2]
     h = np.zeros(lead + (weights.n_hidden,)) if h0 is None else np.broadcast_to(
         np.asarray(h0, dtype=float), lead + (weights.n_hidden,)).copy()

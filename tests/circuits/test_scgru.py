@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -312,3 +313,31 @@ def test_bare_ngspice_gives_the_session_result():
 @pytest.mark.slow
 def test_circuit_matches_software_over_100_steps():
     _check_against_software(run_circuit("scgru", FAST | {"n_steps": 100}))
+
+
+def test_twin_gate_ties_round_half_up_for_every_input_pattern():
+    from fractions import Fraction
+
+    from pycircuits.twins.mingru import gate_codes_exact
+    q = Quantization()
+    # the same exact pre-activation a = 1/3 (gate value 52.5 LSB) from two input patterns
+    x = np.array([[0, 1, 1, 1, 1], [0, 1, 1, 0, 0]])
+    w, b = np.array([[0, 2, 2, 0, 3]]), np.array([46])
+    assert gate_codes_exact(w, b, x, q).ravel().tolist() == [53, 53]
+    # against rational arithmetic on random codes, slopes 1 and 0.8 (ties are common at slope 1)
+    rng = np.random.default_rng(0)
+    levels = [Fraction(-1), Fraction(-1, 3), Fraction(1, 3), Fraction(1)]
+    for slope in (Fraction(1), Fraction(4, 5)):
+        qs = Quantization(gate_slope=float(slope))
+        ws, bs, xs = rng.integers(0, 4, (4, 9)), rng.integers(0, 64, 4), rng.integers(0, 2, (300, 9))
+        got = gate_codes_exact(ws, bs, xs, qs)
+        for t in range(xs.shape[0]):
+            for j in range(4):
+                s = sum(levels[ws[j, i]] * int(xs[t, i]) for i in range(9))
+                a = (s + Fraction(63, 8) * Fraction(2 * int(bs[j]) - 63, 63)) / (9 + Fraction(63, 8))
+                z = min(max(slope * a + Fraction(1, 2), Fraction(0)), Fraction(1))
+                assert got[t, j] == math.floor(z * 63 + Fraction(1, 2))
+    # the twin's gates are these codes
+    other = random_weights(5, 1, np.random.default_rng(1))
+    _, _, z = mingru_reference(MinGRUWeights(w_z=w, w_h=other.w_h, b_z=b, b_h=other.b_h, theta=other.theta), x, q)
+    assert (z.ravel() * 63).round().tolist() == [53, 53]
