@@ -110,6 +110,10 @@ class Waveforms(Mapping):
             vectors[key] = arr
             units[key] = _SCALE_UNITS.get(key) or _UNIT_BY_PREFIX.get(key[0], "")
         scale = next((k for k in _SCALE_UNITS if k in vectors), "")
+        if scale and np.iscomplexobj(vectors[scale]):
+            # A frequency axis is real. ngspice 39 writes AC and noise scales as complex numbers
+            # whose imaginary parts are uninitialised memory (1e-246 to 1e297): keep the real part.
+            vectors[scale] = vectors[scale].real.copy()
         return cls(analysis=analysis, vectors=vectors, units=units, scale=scale, **meta)
 
     def to_npz(self, path: str | Path) -> None:

@@ -127,3 +127,18 @@ def test_normalised_deck_runs_in_bare_ngspice_with_the_same_measures(tmp_path):
                              stdin=subprocess.DEVNULL, timeout=60).stdout
         return measure_results(out.splitlines())
     assert meas("a.cir") == meas("b.cir") and meas("a.cir")[0]["tdelay"] > 0
+
+
+@requires_ngspice
+def test_an_ac_analysis_has_a_real_frequency_axis_on_both_backends(tmp_path):
+    import numpy as np
+
+    from pycircuits.circuits.run import run_circuit
+    (tmp_path / "ac.cir").write_text("* ac rc\nV1 in 0 AC 1\nR1 in out 1k\nC1 out 0 1n\n.ac dec 10 1k 1meg\n.end\n")
+    runs = [run_circuit(str(tmp_path / "ac.cir"), backend=b).waveforms for b in ("session", "batch")]
+    for w in runs:
+        f = w["frequency"]
+        assert w.analysis == "ac" and f.dtype == np.float64 and f[0] == 1e3 and f[-1] == pytest.approx(1e6)
+        # |H| of the RC low-pass: 1 / sqrt(1 + (2 pi f R C)^2)
+        np.testing.assert_allclose(np.abs(w["v(out)"]), 1 / np.sqrt(1 + (2 * np.pi * f * 1e-6) ** 2), rtol=1e-6)
+    np.testing.assert_array_equal(runs[0]["frequency"], runs[1]["frequency"])
