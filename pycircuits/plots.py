@@ -39,10 +39,14 @@ def plot_waveforms(waves, names: list[str] | None = None, ax=None, title: str = 
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 4))
     chosen = names or [k for k in waves if k.startswith("v(")][:8]
+    bode = any(np.iscomplexobj(waves[k]) for k in chosen)  # an AC run: magnitude in dB against log frequency
     for k in chosen:
-        ax.plot(waves.x, waves[k], label=k)
+        y = waves[k]
+        ax.plot(waves.x, 20 * np.log10(np.maximum(np.abs(y), 1e-300)) if bode else y, label=f"|{k}|" if bode else k)
+    if bode:
+        ax.set_xscale("log")
     ax.set_xlabel(f"{waves.scale} ({waves.units.get(waves.scale, '')})")
-    ax.set_ylabel("V" if all(k.startswith("v(") for k in chosen) else "")
+    ax.set_ylabel("dB" if bode else "V" if all(k.startswith("v(") for k in chosen) else "")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     if title:

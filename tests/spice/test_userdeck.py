@@ -142,3 +142,8 @@ def test_an_ac_analysis_has_a_real_frequency_axis_on_both_backends(tmp_path):
         # |H| of the RC low-pass: 1 / sqrt(1 + (2 pi f R C)^2)
         np.testing.assert_allclose(np.abs(w["v(out)"]), 1 / np.sqrt(1 + (2 * np.pi * f * 1e-6) ** 2), rtol=1e-6)
     np.testing.assert_array_equal(runs[0]["frequency"], runs[1]["frequency"])
+    # and its plot is a Bode magnitude, drawn without a warning
+    import sys
+    r = subprocess.run([sys.executable, "-m", "pycircuits", "run", "ac.cir", "--backend", "batch", "--plot", "ac.png"],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "Warning" not in r.stderr and (tmp_path / "ac.png").stat().st_size > 10_000
