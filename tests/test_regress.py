@@ -83,3 +83,19 @@ def test_corrupt_and_mismatched_trace_files_are_refused_in_one_line(trace_file, 
         assert r.returncode == 2, r.stderr
         lines = r.stderr.strip().splitlines()
         assert len(lines) == 1 and needle in lines[0]
+
+
+def test_record_sets_gate_slope_and_h0_and_refuses_empty_or_negative_sizes(tmp_path):
+    def record(*args):
+        return subprocess.run([sys.executable, "-m", "pycircuits", "regress", "scgru", "--record", *args],
+                              capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert record("-o", "t.npz", "--gate-slope", "0.8", "--h0", "-0.15", "--n-steps", "5").returncode == 0
+    trace = load_trace(tmp_path / "t.npz")
+    assert trace.quantization.gate_slope == 0.8 and float(trace.h0) == -0.15 and trace.inputs.shape[0] == 5
+    for args, needle in ((["--n-steps", "0"], "--n-steps: expected an integer of at least 1"),
+                         (["--n-hidden", "-1"], "--n-hidden"), (["--seed", "-1"], "--seed"),
+                         (["--gate-slope", "0"], "--gate-slope"), (["--h0", "2"], "--h0"),
+                         (["-o", "t.csv"], "an scgru trace is a .npz file")):
+        r = record(*(args if args[0] == "-o" else ["-o", "u.npz", *args]))
+        assert r.returncode == 2 and needle in r.stderr and len(r.stderr.splitlines()) == 1, r.stderr
+    assert not (tmp_path / "u.npz").exists()

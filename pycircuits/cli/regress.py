@@ -24,7 +24,10 @@ from .options import _params_option
 @click.option("--n-steps", default=100, show_default=True, help="scgru --record: steps")
 @click.option("--seed", default=1, show_default=True, help="scgru --record: seed of weights and inputs")
 @click.option("--weights", type=click.Path(dir_okay=False), help="scgru --record: weights .npz instead of random")
-def regress(circuit, traces, record, output, params, backend, n_in, n_hidden, n_steps, seed, weights) -> None:
+@click.option("--gate-slope", default=1.0, show_default=True, help="scgru --record: hard-sigmoid slope of the gate")
+@click.option("--h0", default=0.0, show_default=True, help="scgru --record: initial state of every unit")
+def regress(circuit, traces, record, output, params, backend, n_in, n_hidden, n_steps, seed, weights,
+            gate_slope, h0) -> None:
     """Replay a recorded trace through CIRCUIT (a circuit or a deck) and compare (exit 1 when outside tolerance).
 
     A trace table (CSV or NPZ, see pycircuits.regress.table) drives named sources of the circuit with its
@@ -39,7 +42,15 @@ def regress(circuit, traces, record, output, params, backend, n_in, n_hidden, n_
         if not output:
             raise UsageError("give the trace file with -o FILE.csv|FILE.npz")
         if circuit == "scgru":
-            trace = rg.record_random(n_in, n_hidden, n_steps, seed, weights_file=weights)
+            for name, value, low in (("--n-in", n_in, 1), ("--n-hidden", n_hidden, 1), ("--n-steps", n_steps, 1),
+                                     ("--seed", seed, 0)):
+                if value < low:
+                    raise UsageError(f"{name}: expected an integer of at least {low}, got {value}")
+            if not (0.0 < gate_slope <= 16.0) or not (-1.0 <= h0 <= 1.0):
+                raise UsageError(f"--gate-slope must be in (0, 16] and --h0 in [-1, 1], got {gate_slope:g} and {h0:g}")
+            from ..files import check_output
+            check_output(output, suffixes=".npz", what="an scgru trace")
+            trace = rg.record_random(n_in, n_hidden, n_steps, seed, weights_file=weights, h0=h0, gate_slope=gate_slope)
             rg.save_trace(output, trace)
             click.echo(f"recorded {n_steps} steps of the software minGRU ({trace.weights.n_in} inputs, "
                        f"{trace.weights.n_hidden} units) -> {output}")
