@@ -121,6 +121,61 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     return atomic_write(path, lambda p: p.write_bytes(data))
 
 
+_MAX_ARRAY_BYTES = 8 << 30  # one array of a trace, weights or cache entry; more is a damaged file
+
+
+def load_arrays(path: str | Path, what: str = "file") -> dict[str, np.ndarray]:
+    """The arrays of a ``.npz`` (or the one array of a ``.npy``, under ``""``), checked before they are read.
+
+    Never unpickles.  Each array's header is compared with the bytes stored
+    for it, so a small file that declares 10^12 values is refused instead of
+    allocated; a truncated or corrupt archive (bad CRC, cut short) and a bad
+    header are :class:`FileFormatError` naming the file (``what`` says what
+    it should be: "trace", "weights"...).
+    """
+    import zipfile
+    import zlib
+
+    from numpy.lib import format as npformat
+
+    from .errors import FileFormatError
+    path = Path(path)
+
+    def read(fh, stored: int) -> np.ndarray:
+        version = npformat.read_magic(fh)
+        header = npformat.read_array_header_1_0(fh) if version == (1, 0) else npformat.read_array_header_2_0(fh)
+        shape, _, dtype = header
+        if dtype.hasobject:
+            raise ValueError("holds Python objects (pickles are never loaded)")
+        need = int(np.prod(shape, dtype=object)) * dtype.itemsize
+        if need > stored:
+            raise ValueError(f"an array declares {need} bytes but the file holds {stored}")
+        fh.seek(0)
+        return np.load(fh, allow_pickle=False)
+
+    try:
+        if path.suffix.lower() == ".npy":
+            with open(path, "rb") as fh:
+                return {"": read(fh, path.stat().st_size)}
+        out: dict[str, np.ndarray] = {}
+        with zipfile.ZipFile(path) as z:
+            for info in z.infolist():
+                if not info.filename.endswith(".npy"):
+                    continue
+                if info.file_size > _MAX_ARRAY_BYTES:
+                    raise ValueError(f"{info.filename} declares {info.file_size} bytes")
+                with z.open(info) as member:
+                    import io
+                    data = io.BytesIO(member.read())  # the member's declared size bounds this read
+                out[info.filename[:-4]] = read(data, info.file_size)
+        return out
+    except FileNotFoundError:
+        raise FileFormatError(f"{path}: {what} not found") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, KeyError, NotImplementedError) as exc:
+        reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        raise FileFormatError(f"{path}: not a readable {what} ({reason})") from None
+
+
 def write_netcdf(path: str | Path, ds: Any) -> Path:
     """Write an xarray Dataset as NetCDF-4, atomically.
 

@@ -233,16 +233,18 @@ def weights_of(p: ScgruParams) -> MinGRUWeights:
 
 def _read_inputs(path: str) -> np.ndarray:
     suffix = Path(path).suffix.lower()
+    from ..errors import FileFormatError
+    from ..files import load_arrays
     try:
-        if suffix == ".npy":
-            return np.load(path, allow_pickle=False)
-        if suffix == ".npz":
-            with np.load(path, allow_pickle=False) as data:
-                key = "x" if "x" in data.files else (data.files[0] if len(data.files) == 1 else None)
-                if key is None:
-                    raise ParameterError(f"inputs file {path}: no array named x")
-                return np.array(data[key])
+        if suffix in (".npy", ".npz"):
+            data = load_arrays(path, "inputs file")
+            key = "" if suffix == ".npy" else "x" if "x" in data else (next(iter(data)) if len(data) == 1 else None)
+            if key is None:
+                raise ParameterError(f"inputs file {path}: no array named x")
+            return data[key]
         return np.loadtxt(path, delimiter="," if suffix == ".csv" else None, ndmin=2)
+    except FileFormatError as exc:
+        raise ParameterError(str(exc)) from None
     except (OSError, ValueError, EOFError) as exc:
         raise ParameterError(f"inputs file {path} is not readable as numbers: {exc}") from None
 

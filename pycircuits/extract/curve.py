@@ -387,6 +387,10 @@ class TransferCurve:
             raise FileFormatError(
                 f"{path}: not JSON (line {err.lineno}, column {err.colno}: {err.msg})"
             ) from None
+        except RecursionError:
+            raise FileFormatError(f"{path}: not a curve (JSON nested too deeply)") from None
+        except ValueError as err:  # an integer of more than 4,300 digits
+            raise FileFormatError(f"{path}: not a curve ({str(err).split(':')[0]})") from None
         return cls.from_dict(data, source=str(path))
 
     # ------------------------------------------------------------------- plot

@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pycircuits.errors import UsageError
+from pycircuits.errors import FileFormatError, UsageError
 from pycircuits.extract.curve import TransferCurve
 from pycircuits.network.layers import (
     LIF,
@@ -149,6 +149,21 @@ def _load(folder: Path | None, name: str) -> TransferCurve | None:
     return TransferCurve.from_json(path) if path.is_file() else None
 
 
+def _check_usable(curve: TransferCurve, path: Path, role: str) -> None:
+    """Refuse (one line) a curve a mapping cannot use: fewer than two finite medians, or none positive.
+
+    Delays, charges, conductances, time constants, thresholds and energies are
+    positive; an all-NaN or all-zero curve (a measure that failed at every
+    point) would map every device to nothing.
+    """
+    y = curve.y[np.isfinite(curve.y)]
+    if y.size < 2:
+        raise FileFormatError(f"{path}: the {role} curve has {y.size} finite median(s); re-extract it from a sweep "
+                              "whose measure did not fail")
+    if not np.all(y > 0):
+        raise FileFormatError(f"{path}: the {role} curve has medians <= 0 ({y.min():g}); a {role} is positive")
+
+
 def _median_range(curve: TransferCurve) -> tuple[float, float]:
     """(min, max) of the curve's finite median, in y units."""
     y = curve.y[np.isfinite(curve.y)]
@@ -245,6 +260,9 @@ class HardwareModel:
         folder = None if curves_dir is None else Path(curves_dir)
         names = {**CURVE_FILES, **(files or {})}
         curves = {role: _load(folder, names[role]) for role in CURVE_FILES}
+        for role, c in curves.items():
+            if c is not None:
+                _check_usable(c, folder / names[role], role)
         src: dict[str, str] = {}
         delay, scale = curves["delay"], 1.0
         if delay is None:

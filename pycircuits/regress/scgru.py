@@ -35,7 +35,6 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-import zipfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -99,13 +98,8 @@ def save_trace(path: str | Path, trace: Trace) -> None:
 def load_trace(path: str | Path) -> Trace:
     """Read and check a trace file; one-line :class:`FileFormatError` for anything wrong."""
     path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            raw = {k: np.array(data[k]) for k in data.files}
-    except FileNotFoundError:
-        raise FileFormatError(f"{path}: trace file not found") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise FileFormatError(f"{path}: not a readable trace file ({type(exc).__name__})") from None
+    from ..files import load_arrays
+    raw = load_arrays(path, "trace file")
     missing = [k for k in _REQUIRED if k not in raw]
     if missing:
         raise FileFormatError(f"{path}: not a pycircuits trace (missing {', '.join(missing)})")

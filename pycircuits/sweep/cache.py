@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
+from ..errors import FileFormatError
 from ..spice.deck import model_references, rewrite_model_paths
 
 MEASURE_CODE_VERSION = 1  # bump when any circuit's measure code changes its results
@@ -163,8 +164,9 @@ class Cache:
             return None
         try:
             entry = read_entry(path)
-        except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile, json.JSONDecodeError):
-            return None
+        except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile, json.JSONDecodeError,
+                FileFormatError, RecursionError):
+            return None  # a damaged entry is recomputed
         if need_waveforms and entry.ok and entry.waveforms is None:
             return None
         return entry
@@ -177,6 +179,9 @@ class Cache:
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            if path.is_dir() and not path.is_symlink():  # a slot taken by a folder: repair it
+                import shutil
+                shutil.rmtree(path)
             with open(tmp, "wb") as fh:
                 write_entry(fh, entry)
             os.replace(tmp, path)
@@ -206,15 +211,16 @@ def write_entry(fh, entry: Entry) -> None:
 
 def read_entry(path: str | Path) -> Entry:
     """Read an entry written by :func:`write_entry` (raises on any damage)."""
-    with np.load(path, allow_pickle=False) as z:
-        meta = json.loads(str(z["meta"][()]))
-        measures = {}
-        for k in meta["measures"]:
-            v = z[f"m:{k}"]
-            measures[k] = float(v) if v.ndim == 0 else v.copy()
-        waves = None
-        if meta["waveforms"] is not None:
-            waves = {k: z[f"w:{k}"].copy() for k in meta["waveforms"]}
+    from ..files import load_arrays
+    z = load_arrays(path, "cache entry")
+    meta = json.loads(str(z["meta"][()]))
+    measures = {}
+    for k in meta["measures"]:
+        v = z[f"m:{k}"]
+        measures[k] = float(v) if v.ndim == 0 else v
+    waves = None
+    if meta["waveforms"] is not None:
+        waves = {k: z[f"w:{k}"] for k in meta["waveforms"]}
     if not isinstance(meta["error"], str) or not isinstance(meta["error_type"], str):
         raise ValueError("bad entry metadata")
     return Entry(measures=measures, error=meta["error"], error_type=meta["error_type"], waveforms=waves,

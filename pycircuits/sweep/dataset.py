@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -240,6 +241,18 @@ def load_dataset(path: str | Path):
         raise FileFormatError(f"cannot read sweep dataset {path}: {first}") from None
     if "pycircuits_sweep_format" not in ds.attrs:
         raise FileFormatError(f"{path} is a NetCDF file but not a pycircuits sweep dataset")
+    for key in ("params", "plan"):  # read later by extraction and plots: checked here, once
+        if key in ds.attrs:
+            try:
+                value = json.loads(str(ds.attrs[key]))
+            except (ValueError, RecursionError):
+                raise FileFormatError(f"{path}: the {key!r} attribute is not valid JSON") from None
+            if not isinstance(value, dict):
+                raise FileFormatError(f"{path}: the {key!r} attribute must be a JSON object")
+    seed = ds.attrs.get("seed")
+    if seed is not None and (isinstance(seed, (str, bytes, float)) or np.ndim(seed) != 0
+                             or not np.issubdtype(np.asarray(seed).dtype, np.integer)):
+        raise FileFormatError(f"{path}: the 'seed' attribute must be an integer, got {str(seed)[:40]!r}")
     if "ok" in ds:
         ds["ok"] = ds["ok"].astype(bool)
     return ds

@@ -196,14 +196,16 @@ def load_weights(path: str | Path) -> MinGRUWeights:
     path = Path(path)
     if not path.is_file():
         raise ParameterError(f"weight file {path} not found")
+    from ..errors import FileFormatError
+    from ..files import load_arrays
     try:
-        with np.load(path, allow_pickle=False) as data:
-            missing = [k for k in _NPZ_KEYS[:4] if k not in data.files]
-            if missing:
-                raise ParameterError(f"weight file {path} lacks {', '.join(missing)}")
-            arrays = {k: np.array(data[k]) for k in _NPZ_KEYS if k in data.files}
-    except (OSError, ValueError, EOFError) as exc:
-        raise ParameterError(f"weight file {path} is not a readable .npz: {exc}") from None
+        data = load_arrays(path, "weights file")
+    except FileFormatError as exc:
+        raise ParameterError(str(exc)) from None
+    missing = [k for k in _NPZ_KEYS[:4] if k not in data]
+    if missing:
+        raise ParameterError(f"weight file {path} lacks {', '.join(missing)}")
+    arrays = {k: data[k] for k in _NPZ_KEYS if k in data}
     return MinGRUWeights(**arrays)
 
 
