@@ -39,6 +39,10 @@ def run_recipe_sweep(r: Recipe, mc: int = 50, seed: int = 1, jobs: int | None = 
     from .sweep import sweep
     spec = dict(r.default_sweep)
     vary = dict(spec.get("vary", {}))
+    swept = sorted(set(overrides or {}) & set(vary))
+    if swept:
+        raise UsageError(f"-p {swept[0]}: recipe {r.name} sweeps {swept[0]} ({vary[swept[0]]}); run the sweep "
+                         f"yourself (pycircuits sweep {r.circuit} --vary {swept[0]}=...) and extract from it")
     params = {k: v for k, v in {**spec.get("params", {}), **(overrides or {})}.items() if k not in vary}
     return sweep(r.circuit, vary=vary, params=params, mc=mc if spec.get("mc", True) else 0,
                  seed=seed, jobs=jobs, **kwargs)

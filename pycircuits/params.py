@@ -25,6 +25,10 @@ from typing import Any, TypeVar
 
 from .errors import ParameterError
 
+
+class SuffixWarning(UserWarning):
+    """A value whose SPICE suffix reads as milli (``M``) or femto (``F``) where mega or farad fit too."""
+
 _SUFFIX = {"f": 1e-15, "p": 1e-12, "n": 1e-9, "u": 1e-6, "m": 1e-3,
            "k": 1e3, "meg": 1e6, "g": 1e9, "t": 1e12}
 _NUMBER = re.compile(
@@ -252,6 +256,21 @@ def _coerce(spec: ParamSpec, raw: Any) -> Any:
     return _coerce_scalar(spec, raw, spec.kind)
 
 
+def _suffix_warning(spec: ParamSpec, text: str, value: float) -> None:
+    """Warn when ``10M`` (milli, as in SPICE) or ``1F`` (femto) could have meant mega or farads here."""
+    m = _NUMBER.match(text.strip())
+    if m is None or m["suf"] not in ("M", "F"):
+        return
+    meant, what = (float(m["mant"]) * 1e6, "mega: write meg") if m["suf"] == "M" else (float(m["mant"]), "farads")
+    try:
+        _check_range(spec, meant)
+    except ParameterError:
+        return  # the other reading is out of range: nothing to confuse
+    import warnings
+    warnings.warn(f"{spec.name}={text.strip()} reads as {value:g} ({'milli' if m['suf'] == 'M' else 'femto'}, "
+                  f"as in SPICE), not {meant:g} ({what})", SuffixWarning, stacklevel=4)
+
+
 def _coerce_scalar(spec: ParamSpec, raw: Any, kind: str) -> float | int:
     if kind == "int" and isinstance(raw, int) and not isinstance(raw, bool):
         _check_range(spec, raw)  # exactly: an integer past 2**53 must not round through a float
@@ -260,6 +279,8 @@ def _coerce_scalar(spec: ParamSpec, raw: Any, kind: str) -> float | int:
         _check_range(spec, int(raw))
         return int(raw)
     value = parse_number(raw, spec.name)
+    if isinstance(raw, str):
+        _suffix_warning(spec, raw, value)
     if kind == "int":
         if value != int(value):
             raise ParameterError(f"parameter {spec.name}: {fmt(value)} is not an integer")

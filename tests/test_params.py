@@ -106,3 +106,23 @@ def test_integer_parameters_parse_as_integers_and_refusals_show_exact_numbers():
         make_params(P, {"seed": str(2**62 + 1)})  # not rounded to 2**62 through a float
     with pytest.raises(ParameterError, match=r"n=10000001 is out of range \[10, 10000000\]"):
         make_params(P, {"n": "10000001"})
+
+
+def test_m_and_f_suffixes_warn_where_mega_or_farads_fit_the_range():
+    import warnings
+
+    from pycircuits.params import SuffixWarning
+
+    @dataclass(frozen=True)
+    class P(Params):
+        r: float = param(1e3, "Ohm", "a resistor", min=0.0, min_exclusive=True, max=1e12)
+        c: float = param(1e-9, "F", "a capacitor", min=0.0, min_exclusive=True, max=1.0)
+        v: float = param(1.0, "V", "a supply", min=0.0, max=100.0)
+
+    with pytest.warns(SuffixWarning, match=r"r=10M reads as 0.01 \(milli, as in SPICE\), not 1e\+07"):
+        assert make_params(P, {"r": "10M"}).r == pytest.approx(0.01)
+    with pytest.warns(SuffixWarning, match=r"c=1F reads as 1e-15 \(femto"):
+        make_params(P, {"c": "1F"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        make_params(P, {"r": "10meg", "c": "1f", "v": "5M"})  # meg is mega; 5 MV is out of range anyway

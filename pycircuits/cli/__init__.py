@@ -8,6 +8,7 @@ input, 1 for a failed simulation or regression, 0 for success.
 from __future__ import annotations
 
 import sys
+import warnings
 
 import click
 
@@ -41,8 +42,21 @@ for _module in (doctor, circuits, sweep, extract, network, regress, demo):
         main.add_command(_command)
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None):  # noqa: ARG001 - warnings' hook
+    """Our warnings as one line each; others as Python shows them."""
+    from ..params import SuffixWarning
+    if issubclass(category, SuffixWarning):
+        click.echo(f"pycircuits: warning: {message}", err=True)
+    else:
+        _python_showwarning(message, category, filename, lineno, file, line)
+
+
+_python_showwarning = warnings.showwarning
+
+
 def entry() -> None:
     """Console-script entry point: every error, click's own usage errors included, is one line."""
+    warnings.showwarning = _show_warning
     try:
         # Without standalone mode click returns the status of ctx.exit() instead of exiting.
         status = main.main(prog_name="pycircuits", standalone_mode=False)

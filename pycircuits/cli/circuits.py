@@ -34,6 +34,11 @@ def list_(circuit: str | None) -> None:
     click.echo("\nmeasures:")
     for name, doc in defn.measures.items():
         click.echo(f"  {name:22s} {doc}")
+    click.echo(f"\n{NUMBERS_NOTE}")
+
+
+NUMBERS_NOTE = ("numbers: SPICE suffixes f p n u m k meg g t, in any case: M and m are milli (write meg for "
+                "mega), F and f femto; a value that could mean the other gets a warning")
 
 
 def _list_deck(defn) -> None:

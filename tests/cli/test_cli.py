@@ -58,6 +58,8 @@ def test_injection_attempts_are_refused_and_run_nothing(tmp_path, template, comm
     (["sweep", "rc", "--vary", "r=list:1k", "--timeout", "2592001", "-o", "s.nc"], "--timeout"),
     (["demo", "--jobs", "0", "-o", "d"], "--jobs: expected a positive integer"),
     (["sweep", "rc", "--vary", "r=list:1k,1k,2k", "-o", "s.nc"], "the value 1000 comes twice"),
+    (["extract", "rc-tau", "--run", "-p", "r=5k", "-o", "c.json"], "-p r: recipe rc-tau sweeps r"),
+    (["extract", "rc-tau", "--run", "-p", "r=1k\nshell x", "-o", "c.json"], "-p r: recipe rc-tau sweeps r"),
     (["run", "rc", "-p", "r=\u0661k"], "is not a number"),
 ])
 def test_bad_input_gives_one_line_and_exit_2(tmp_path, args, needle):
