@@ -28,9 +28,11 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     path = Path(path)
     _refuse_special(path)
     folder = path.parent if str(path.parent) else Path(".")
+    prefix = f".{path.name[:200]}."
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:200]}.", suffix=".tmp", dir=folder)
+        remove_stale(folder, prefix, ".tmp")  # what a killed writer of this file left
+        fd, tmp = tempfile.mkstemp(prefix=f"{prefix}{os.getpid()}-", suffix=".tmp", dir=folder)
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {_reason(exc, folder)}") from None
     os.close(fd)
@@ -49,6 +51,46 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
         tmp_path.unlink(missing_ok=True)
         raise
     return path
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (a process of another user counts as alive)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale(folder: str | Path, prefix: str, suffix: str = "") -> int:
+    """Remove ``PREFIX<pid>-...SUFFIX`` files and folders in ``folder`` whose process is gone; return how many.
+
+    What a killed process left behind (a half-written output, ngspice's
+    temporary folder with a partial raw file) carries its pid in its name;
+    the next run of the same kind removes it.  Entries of live processes,
+    and names without a pid, are left alone.
+    """
+    import re
+    import shutil
+    pattern = re.compile(rf"^{re.escape(prefix)}(\d+)-.*{re.escape(suffix)}$")
+    removed = 0
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return 0
+    for name in names:
+        m = pattern.match(name)
+        if m is None or int(m[1]) == os.getpid() or pid_alive(int(m[1])):
+            continue
+        path = Path(folder) / name
+        try:
+            shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+            removed += 1
+        except OSError:
+            pass
+    return removed
 
 
 def _reason(exc: OSError, folder: Path) -> str:

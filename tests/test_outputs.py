@@ -121,3 +121,39 @@ def test_cache_writes_that_fail_are_warned_about(full_disk, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "warning: 3 of 3 computed points could not be stored in the cache" in r.stderr
     assert "no space left" in r.stderr and "a resume computes them again" in r.stderr
+
+
+def test_a_killed_batch_run_takes_ngspice_with_it_and_the_next_run_clears_its_folder(tmp_path):
+    import signal
+    import time
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    proc = subprocess.Popen([sys.executable, "-m", "pycircuits", "run", "rc", "--backend", "batch", "-p", "t_stop=1",
+                             "-p", "n_steps=5000000"], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline and not list(tmp_path.glob("pycircuits-run-*/out.raw")):
+        time.sleep(0.1)
+    (run_dir,) = tmp_path.glob("pycircuits-run-*")
+    children = subprocess.run(["pgrep", "-f", str(run_dir)], capture_output=True, text=True).stdout.split()
+    assert children  # ngspice is running in it
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    time.sleep(1.0)
+    alive = [p for p in children if Path(f"/proc/{p}/status").exists()
+             and "zombie" not in Path(f"/proc/{p}/status").read_text()]
+    assert alive == []  # ngspice died with the CLI
+    assert run_dir.exists()  # what the killed run left ...
+    r = subprocess.run([sys.executable, "-m", "pycircuits", "run", "rc", "--backend", "batch"], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and not run_dir.exists()  # ... the next batch run removes
+
+
+def test_a_half_written_output_of_a_killed_writer_is_removed_by_the_next_write(tmp_path):
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = tmp_path / f".w.nc.{dead.pid}-abc123.tmp"
+    stale.write_bytes(b"\0" * 1000)
+    live = tmp_path / f".w.nc.{os.getpid()}-def456.tmp"  # a writer still running keeps its file
+    live.write_bytes(b"")
+    r = cli("run", "rc", "-o", "w.nc", cwd=tmp_path)
+    assert r.returncode == 0 and not stale.exists() and live.exists() and (tmp_path / "w.nc").is_file()

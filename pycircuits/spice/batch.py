@@ -45,6 +45,27 @@ def _with_raw_writer(netlist: str) -> str | None:
     return (body.rstrip("\n") + '\n.control\nset filetype=binary\nrun\nwrite out.raw\nquit\n.endc\n.end\n')
 
 
+def _die_with_parent() -> None:
+    """In the forked child: ask Linux to kill ngspice when the process that started it dies (a killed CLI)."""
+    import ctypes
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+_cleaned: set[str] = set()
+
+
+def _clean_stale_runs(workdir: str | Path | None) -> None:
+    """Once per process and folder: remove the temporary folders of batch runs whose process was killed."""
+    folder = str(workdir or tempfile.gettempdir())
+    if folder not in _cleaned:
+        _cleaned.add(folder)
+        from ..files import remove_stale
+        remove_stale(folder, "pycircuits-run-")
+
+
 def run_batch(netlist: str, timeout_s: float = 600.0, raw_out: str | Path | None = None,
               workdir: str | Path | None = None, threads: int = 1) -> Waveforms:
     """Run a netlist in ``ngspice -b`` and return its (last) analysis as Waveforms.
@@ -55,7 +76,8 @@ def run_batch(netlist: str, timeout_s: float = 600.0, raw_out: str | Path | None
     """
     exe = ngspice_executable()
     version = ngspice_version()
-    with tempfile.TemporaryDirectory(prefix="pycircuits-", dir=workdir) as tmp:
+    _clean_stale_runs(workdir)
+    with tempfile.TemporaryDirectory(prefix=f"pycircuits-run-{os.getpid()}-", dir=workdir) as tmp:
         cir = Path(tmp) / "circuit.cir"
         controlled = _with_raw_writer(netlist)
         raw = Path(tmp) / "out.raw"  # kept at raw_out only once complete
@@ -66,7 +88,7 @@ def run_batch(netlist: str, timeout_s: float = 600.0, raw_out: str | Path | None
                                 cwd=tmp,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, text=True, errors="replace",
-                                start_new_session=True)
+                                start_new_session=True, preexec_fn=_die_with_parent)
         try:
             out, _ = proc.communicate(timeout=timeout_s)
         except subprocess.TimeoutExpired:
