@@ -80,7 +80,8 @@ def plot_curve(curve: Any, out: str | Path, analytic: Callable[[np.ndarray], np.
 
 def sweep_measures(ds) -> list[str]:
     """The measures a sweep dataset holds (not its bookkeeping variables)."""
-    return [k for k in ds.data_vars if k not in ("error", "ok") and not k.startswith("mc_")]
+    return [k for k in ds.data_vars if k not in ("error", "ok", "meas_failed") and not k.startswith("mc_")
+            and ds[k].dtype.kind in "fiu"]
 
 
 def plot_sweep_figure(ds, out: str | Path, measure: str | None = None, source: str = "the sweep") -> None:
@@ -90,11 +91,18 @@ def plot_sweep_figure(ds, out: str | Path, measure: str | None = None, source: s
         if not names:
             raise UsageError(f"{source}: the sweep holds no measures")
         measure = names[0]
-    elif measure not in ds.data_vars:
+    elif measure not in names:
         raise UsageError(f"{source}: no measure {measure!r}; have {', '.join(names)}")
+    values = np.asarray(ds[measure].values, dtype=float)
+    if not np.isfinite(values).any():
+        raise UsageError(f"{source}: {measure} is NaN at every point (runs failed, or the measure never crossed "
+                         "in the simulated time); nothing to plot")
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
-    plot_sweep(ds, measure, ax)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN Monte Carlo rows: drawn as gaps
+        plot_sweep(ds, measure, ax)
     save_figure(fig, out)
 
 

@@ -113,3 +113,14 @@ def test_sweep_datasets_with_bad_attributes(tmp_path, key, value, needle):
     ds.to_netcdf(tmp_path / "bad.nc", engine="h5netcdf")
     for args in (["extract", "rc-tau", "bad.nc", "-o", "c.json"], ["plot", "bad.nc", "-o", "p.png"]):
         one_line_exit_2(cli(*args, cwd=tmp_path), "bad.nc", needle)
+
+
+def test_plots_of_sweeps_whose_measure_failed(tmp_path):
+    common = ["--vary", "r=log:1k:100k:3", "--mc", "3", "-p", "sigma_r=0.1", "--no-cache"]
+    short = ["-p", "t_stop=1n", "-p", "n_steps=10"]
+    assert cli("sweep", "rc", *common, *short, "-o", "all.nc", cwd=tmp_path).returncode == 0
+    one_line_exit_2(cli("plot", "all.nc", "-o", "all.png", cwd=tmp_path), "tau_s is NaN at every point")
+    # NaN at the largest R only (the transient is shorter than its tau): drawn, without warnings
+    assert cli("sweep", "rc", *common, "-p", "t_stop=100u", "-o", "part.nc", cwd=tmp_path).returncode == 0
+    r = cli("plot", "part.nc", "-o", "part.png", cwd=tmp_path)
+    assert r.returncode == 0 and r.stderr == "" and (tmp_path / "part.png").stat().st_size > 10_000
