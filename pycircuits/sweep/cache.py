@@ -68,6 +68,12 @@ class Entry:
 
 # resolved path -> (digest, the (path, mtime_ns, size) of every file the digest read)
 _digests: dict[str, tuple[str, tuple[tuple[str, int, int], ...]]] = {}
+_checked: set[str] = set()  # digests whose files were checked unchanged since forget_checks()
+
+
+def forget_checks() -> None:
+    """Check model files again at their next use (a sweep calls this as it starts; a sweep's files hold still)."""
+    _checked.clear()
 
 
 def _stat(path: str) -> tuple[str, int, int]:
@@ -88,33 +94,38 @@ def model_digest(path: Path) -> str:
     """
     resolved = str(Path(path).resolve())
     memo = _digests.get(resolved)
-    if memo is not None and all(_stat(st[0]) == st for st in memo[1]):
+    if memo is not None and (resolved in _checked or all(_stat(st[0]) == st for st in memo[1])):
+        _checked.add(resolved)
         return memo[0]
-    digest, read = _digest(Path(resolved), frozenset())
-    _digests[resolved] = (digest, tuple(read))
+    done: dict[str, str] = {}
+    read: dict[str, tuple[str, int, int]] = {}
+    digest = _digest(Path(resolved), frozenset(), done, read)
+    _digests[resolved] = (digest, tuple(read.values()))
+    _checked.add(resolved)
     return digest
 
 
-def _digest(path: Path, seen: frozenset[str]) -> tuple[str, list[tuple[str, int, int]]]:
+def _digest(path: Path, seen: frozenset[str], done: dict[str, str], read: dict[str, tuple[str, int, int]]) -> str:
+    """The digest of one file and what it includes; ``done`` hashes a file included from several places once."""
     resolved = str(path.resolve())
-    stat = _stat(resolved)
+    if resolved in done:
+        return done[resolved]
+    stat = read[resolved] = _stat(resolved)
     if stat[1] < 0:
-        return "missing:" + str(path), [stat]
+        return "missing:" + str(path)
     try:
         data = path.read_bytes()
     except OSError:
-        return "unreadable:" + resolved, [stat]
+        return "unreadable:" + resolved
     h = hashlib.sha256(data)
-    read = [stat]
     seen = seen | {resolved}
     for _, name, _ in model_references(data.decode("latin-1")):
         child = Path(name) if Path(name).is_absolute() else path.parent / name
         if str(child.resolve()) in seen:
             continue
-        sub, sub_read = _digest(child, seen)
-        h.update(f"\n{name}:{sub}".encode())
-        read += sub_read
-    return h.hexdigest(), read
+        h.update(f"\n{name}:{_digest(child, seen, done, read)}".encode())
+    done[resolved] = h.hexdigest()
+    return done[resolved]
 
 
 def expand_models(netlist: str) -> str:

@@ -143,8 +143,10 @@ def sweep(circuit: str, vary: Mapping[str, Any] | Iterable[Any] | None = None,
     """
     from ..circuits import get
     from ..spice import ngspice_version
+    from .cache import forget_checks
     from .dataset import build_dataset, check_writable, to_csv, write_dataset
     t0 = time.perf_counter()
+    forget_checks()  # model files edited since the last sweep are hashed again
     plan = build_plan(circuit, vary, params, mc=mc, seed=seed, corners=corners, pdk=pdk, vary_mc=vary_mc,
                       allow_control=allow_control)
     _check_numbers(jobs, timeout_s, recycle)
