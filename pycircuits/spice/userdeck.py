@@ -252,7 +252,11 @@ _sections_memo: dict[tuple[str, float, int], tuple[str, ...]] = {}
 
 
 def library_sections(path: str) -> tuple[str, ...]:
-    """The ``.lib SECTION`` names a library file defines (empty if none or unreadable)."""
+    """The corner sections a library file defines: its ``.lib SECTION`` blocks (empty if none or unreadable).
+
+    A section the file's own sections call (``.lib generic130.lib models``
+    inside ``tt``) is a part of the corners, not a corner, and is left out.
+    """
     p = Path(path)
     try:
         st = p.stat()
@@ -261,10 +265,13 @@ def library_sections(path: str) -> tuple[str, ...]:
     key = (str(p), st.st_mtime, st.st_size)
     if key not in _sections_memo:
         try:
-            _sections_memo[key] = tuple(dict.fromkeys(m[1].lower() for m in _SECTION.finditer(
-                p.read_text(errors="replace"))))
+            text = p.read_text(errors="replace")
         except OSError:
             return ()
+        called = {rest.split()[0].lower() for kw, ref, rest in model_references(text)
+                  if kw == "lib" and rest and Path(ref).name == p.name}
+        _sections_memo[key] = tuple(s for s in dict.fromkeys(m[1].lower() for m in _SECTION.finditer(text))
+                                    if s not in called)
     return _sections_memo[key]
 
 

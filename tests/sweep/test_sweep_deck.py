@@ -148,3 +148,28 @@ def test_sky130_corners_of_a_users_deck_are_a_dataset_dimension(tmp_path):
     assert bool((ds.tphl.sel(wn=2.0) < ds.tphl.sel(wn=1.0)).all())
     with pytest.raises(UsageError, match="no corner 'xx'; choose from tt"):
         sweep(str(path), vary={"wn": "list:1"}, corners="xx", cache=False, jobs=1)
+
+
+GENERIC = """* my generic130 inverter
+.lib "{lib}" tt
+.param wn=1u
+Vdd vdd 0 1.2
+Vin in 0 PULSE(0 1.2 0.5n 50p 50p 1.95n 4n)
+Mn out in 0 0 nch w={{wn}} l=0.13u
+Mp out in vdd vdd pch w={{2*wn}} l=0.13u
+Cl out 0 10f
+.tran 10p 4n
+.meas tran tphl TRIG v(in) VAL=0.6 RISE=1 TARG v(out) VAL=0.6 FALL=1
+.end
+"""
+
+
+def test_generic130_corners_of_a_users_deck(tmp_path):
+    from pycircuits.circuits import get
+    from pycircuits.pdk import device_model
+    path = tmp_path / "inv.cir"
+    path.write_text(GENERIC.format(lib=device_model("generic130.lib")))
+    assert get(str(path)).extra["corners"] == ("tt", "ff", "ss", "fs", "sf")  # not its helper section 'models'
+    ds = sweep(str(path), vary={"wn": "list:1u,2u"}, corners="tt,ff,ss", cache=False, jobs=1)
+    tphl = ds.tphl.sel(wn=1e-6)
+    assert 1e-12 < float(tphl.sel(corner="ff")) < float(tphl.sel(corner="tt")) < float(tphl.sel(corner="ss"))
