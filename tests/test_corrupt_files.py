@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import struct
 import subprocess
 import sys
@@ -124,3 +125,17 @@ def test_plots_of_sweeps_whose_measure_failed(tmp_path):
     assert cli("sweep", "rc", *common, "-p", "t_stop=100u", "-o", "part.nc", cwd=tmp_path).returncode == 0
     r = cli("plot", "part.nc", "-o", "part.png", cwd=tmp_path)
     assert r.returncode == 0 and r.stderr == "" and (tmp_path / "part.png").stat().st_size > 10_000
+
+
+def test_half_written_cache_entries_of_killed_workers_are_removed(tmp_path):
+    kw = dict(vary={"r": "list:1k"}, cache=tmp_path / "cache", jobs=1)
+    sweep("rc", **kw)
+    (entry,) = sorted((tmp_path / "cache").rglob("*.npz"))
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = entry.with_name(f".{'0' * 64}.npz.{dead.pid}.tmp")
+    live = entry.with_name(f".{'1' * 64}.npz.{os.getpid()}.tmp")
+    stale.write_bytes(b"\0" * 100)
+    live.write_bytes(b"")
+    assert sweep("rc", **kw).attrs["n_cached"] == 1
+    assert not stale.exists() and live.exists()

@@ -161,6 +161,7 @@ def sweep(circuit: str, vary: Mapping[str, Any] | Iterable[Any] | None = None,
     if output is not None:
         check_writable(output, inputs=(circuit,) if Path(str(circuit)).is_file() else ())
     store = _cache_of(cache)
+    store.clean_stale()  # what workers killed in an earlier sweep left half-written
     defn = get(plan.circuit)
     points = plan.points()
     version = ngspice_version()
