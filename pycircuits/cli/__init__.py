@@ -17,6 +17,12 @@ from ..errors import PycircuitsError, UsageError
 from . import circuits, demo, doctor, extract, network, regress, sweep
 
 
+def one_line(message: object) -> str:
+    """An error as one line: control characters a user's input brought in (newlines...) shown escaped."""
+    text = str(message)
+    return "".join(ch if ch.isprintable() or ch == " " else repr(ch)[1:-1] for ch in text)
+
+
 class _Group(click.Group):
     """Turns our exceptions into one stderr line and the right exit status."""
 
@@ -24,7 +30,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except PycircuitsError as exc:
-            click.echo(f"pycircuits: error: {exc}", err=True)
+            click.echo(f"pycircuits: error: {one_line(exc)}", err=True)
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("pycircuits: interrupted", err=True)
@@ -46,7 +52,7 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):  #
     """Our warnings as one line each; others as Python shows them."""
     from ..params import SuffixWarning
     if issubclass(category, SuffixWarning):
-        click.echo(f"pycircuits: warning: {message}", err=True)
+        click.echo(f"pycircuits: warning: {one_line(message)}", err=True)
     else:
         _python_showwarning(message, category, filename, lineno, file, line)
 
@@ -69,6 +75,6 @@ def entry() -> None:
         click.echo("pycircuits: interrupted", err=True)
         sys.exit(130)
     except UsageError as exc:  # raised outside a command (should not happen)
-        click.echo(f"pycircuits: error: {exc}", err=True)
+        click.echo(f"pycircuits: error: {one_line(exc)}", err=True)
         sys.exit(2)
     sys.exit(status if isinstance(status, int) else 0)

@@ -59,6 +59,7 @@ def test_injection_attempts_are_refused_and_run_nothing(tmp_path, template, comm
     (["demo", "--jobs", "0", "-o", "d"], "--jobs: expected a positive integer"),
     (["sweep", "rc", "--vary", "r=list:1k,1k,2k", "-o", "s.nc"], "the value 1000 comes twice"),
     (["extract", "rc-tau", "--run", "-p", "r=5k", "-o", "c.json"], "-p r: recipe rc-tau sweeps r"),
+    (["regress", "rc\nshell x", "--record", "-o", "t.csv"], "no software twin records a trace of rc\\nshell x"),
     (["extract", "rc-tau", "--run", "-p", "r=1k\nshell x", "-o", "c.json"], "-p r: recipe rc-tau sweeps r"),
     (["run", "rc", "-p", "r=\u0661k"], "is not a number"),
 ])
@@ -127,3 +128,10 @@ def test_pdk_root_from_the_environment_cannot_carry_cards_into_a_netlist(tmp_pat
         assert r.returncode == 2 and len(lines) == 1 and "PDK_ROOT: the path holds" in lines[0], r.stderr
         assert ".control" not in r.stdout and "shell" not in r.stdout
     assert not marker.exists()
+
+
+def test_control_characters_from_a_plan_file_stay_on_one_line(tmp_path):
+    (tmp_path / "p.toml").write_text('circuit = "rc"\n[params]\n"r\\nshell x" = "1k"\n[vary]\nc = "list:1n"\n')
+    r = cli("sweep", "--plan", "p.toml", "-o", "s.nc", cwd=tmp_path)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1 and "unknown parameter r\\nshell x" in lines[0], r.stderr
