@@ -33,8 +33,9 @@ class RunResult:
 
     def summary_lines(self) -> list[str]:
         """Human-readable lines: one per measure, arrays shortened."""
-        lines = [f"{self.name}: {self.waveforms.analysis} analysis, {len(self.waveforms.x)} points, "
-                 f"{self.waveforms.wall_time_s * 1e3:.1f} ms ({self.waveforms.backend})"]
+        w = self.waveforms
+        size = f"{len(w.x)} points" if w.scale else f"{len(w)} values"  # an .op has no scale
+        lines = [f"{self.name}: {w.analysis} analysis, {size}, {w.wall_time_s * 1e3:.1f} ms ({w.backend})"]
         for k, v in self.measures.items():
             why = self.waveforms.meas_failed.get(k)
             lines.append(f"  {k:24s} {_short(v)}" + (f"  (.meas failed: {why})" if why else ""))

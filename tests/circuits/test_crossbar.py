@@ -1,0 +1,85 @@
+"""Crossbar arrays: the MAC with ideal wires is G^T v, and with wires ngspice agrees with the NumPy nodal twin."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from pycircuits.circuits.crossbar import conductances
+from pycircuits.circuits.run import run_circuit
+from pycircuits.twins.crossbar import ideal_mac, solve
+
+from marks import requires_ngspice
+
+pytestmark = requires_ngspice
+
+
+def twin(p):
+    r_seg = p.r_wire_per_m * p.pitch
+    return solve(conductances(p), np.full(p.rows, p.v_read), r_seg, r_seg, p.r_driver,
+                 p.r_sense if p.sense == "resistive" else 0.0)
+
+
+@pytest.mark.parametrize("backend", ["session", "batch"])
+def test_ideal_wires_give_the_exact_mac(backend):
+    r = run_circuit("crossbar", {"rows": 6, "cols": 5, "r_wire_per_m": 0, "seed": 3}, backend=backend)
+    g = conductances(r.params)
+    np.testing.assert_allclose(r.measures["col_current_a"], ideal_mac(g, np.full(6, 0.2)), rtol=1e-12)
+    np.testing.assert_allclose(r.measures["rel_error"], 0.0, atol=1e-12)
+    assert r.measures["v_cell_min_v"] == pytest.approx(0.2, abs=1e-12)
+
+
+@pytest.mark.parametrize("n", [2, 3])
+@pytest.mark.parametrize("extra", [{}, {"r_driver": 500.0, "sense": "resistive", "r_sense": 200.0}])
+def test_small_arrays_match_a_nodal_analysis(n, extra):
+    values = {"rows": n, "cols": n, "r_wire_per_m": 5e9, **extra}  # 500 Ohm per segment: visible IR drop
+    r = run_circuit("crossbar", values)
+    sol = twin(r.params)
+    np.testing.assert_allclose(r.measures["col_current_a"], sol.i_col, rtol=1e-9)
+    assert r.measures["v_cell_min_v"] == pytest.approx(sol.v_cell.min(), rel=1e-9)
+    assert np.all(r.measures["rel_error"] < -1e-3)  # the wires cost current
+
+
+def test_the_mac_error_grows_with_size_and_wire_resistance_as_the_nodal_twin_says():
+    errors = {}
+    for r_wire in (2e6, 2e7):
+        for n in (4, 8, 16):
+            r = run_circuit("crossbar", {"rows": n, "cols": n, "r_wire_per_m": r_wire, "seed": 7})
+            sol = twin(r.params)
+            np.testing.assert_allclose(r.measures["col_current_a"], sol.i_col, rtol=1e-8)
+            errors[r_wire, n] = float(np.mean(np.abs(r.measures["rel_error"])))
+    for r_wire in (2e6, 2e7):
+        assert errors[r_wire, 4] < errors[r_wire, 8] < errors[r_wire, 16]
+    for n in (4, 8, 16):
+        assert errors[2e7, n] > 5 * errors[2e6, n]
+
+
+def test_the_generated_deck_runs_in_bare_ngspice(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "pycircuits", "netlist", "crossbar", "-p", "rows=3", "-p", "cols=2",
+                        "-o", "x.cir"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    out = subprocess.run(["ngspice", "-b", "x.cir"], cwd=tmp_path, capture_output=True, text=True,
+                         stdin=subprocess.DEVNULL, timeout=120)
+    assert out.returncode == 0 and "vsense1#branch" in out.stdout
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["-p", "rows=257"], "rows=257 is out of range [1, 256]"),
+    (["-p", "g_file=g.npy"], "shape (2, 2), the array is rows x cols = (3, 3)"),
+    (["-p", "g_file=bad.csv", "-p", "rows=2", "-p", "cols=2"], "holds non-finite values"),
+    (["-p", "g_file=big.csv", "-p", "rows=2", "-p", "cols=2"], "outside the cell's [1/r_hrs, 1/r_lrs]"),
+    (["-p", "r_lrs=2meg"], "r_lrs=2e+06 must be below r_hrs=1e+06"),
+])
+def test_bad_arrays_give_one_line_and_exit_2(tmp_path, args, needle):
+    np.save(tmp_path / "g.npy", np.full((2, 2), 1e-5))
+    (tmp_path / "bad.csv").write_text("1e-5,nan\n1e-5,1e-5\n")
+    (tmp_path / "big.csv").write_text("1e-5,1\n1e-5,1e-5\n")
+    r = subprocess.run([sys.executable, "-m", "pycircuits", "netlist", "crossbar", "-p", "rows=3", "-p", "cols=3",
+                        *args] if "rows=2" not in args else
+                       [sys.executable, "-m", "pycircuits", "netlist", "crossbar", *args],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1 and needle in lines[0], r.stderr
