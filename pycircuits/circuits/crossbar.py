@@ -24,7 +24,10 @@ holds still and each cell is the conductance its state gives:
 ``G = 1/r_hrs * (r_hrs/r_lrs)^x``.  The conductance matrix comes from a file
 (``g_file``: ``.npy``, or ``.csv`` of rows x cols, in S, within the cell's
 ``[1/r_hrs, 1/r_lrs]``) or from a draw of the states, uniform in ``[0, 1]``,
-seeded by ``seed``.  Every row is read at ``v_read`` (a ``.op``: one
+seeded by ``seed``.  Monte Carlo multiplies each cell's conductance by a
+log-normal factor of ``sigma_g`` (the RRAM's device-to-device spread, drawn
+from ``device_seed``, which the sampler draws per sample), clipped to the
+cell's band.  Every row is read at ``v_read`` (a ``.op``: one
 multiply-accumulate of an all-ones input vector).
 
 Measures: each column's current, the ideal MAC ``G^T v``, their relative
@@ -70,6 +73,10 @@ class CrossbarParams(Params):
                        choices=("vground", "resistive"))
     r_sense: float = param(100.0, "Ohm", "sense load to ground (sense=resistive)", min=0.0, min_exclusive=True,
                            max=1e9)
+    sigma_g: float = param(0.0, "", "Monte Carlo: log-normal sigma of each cell's conductance (device to device)",
+                           min=0.0, max=2.0, variability=True)
+    device_seed: int = param(0, "", "the draw of the cells' spread (set per Monte Carlo sample; 0 with "
+                             "sigma_g = 0: none)", min=0, max=2**63 - 1)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -79,6 +86,14 @@ class CrossbarParams(Params):
 
 def conductances(p: CrossbarParams) -> np.ndarray:
     """The (rows, cols) cell conductances, S: from ``g_file`` or drawn from ``seed``."""
+    g = _nominal(p)
+    if p.sigma_g > 0:  # each cell's device-to-device factor, clipped to what the cell can hold
+        factor = np.exp(p.sigma_g * np.random.default_rng(p.device_seed).standard_normal(g.shape))
+        g = np.clip(g * factor, 1.0 / p.r_hrs, 1.0 / p.r_lrs)
+    return g
+
+
+def _nominal(p: CrossbarParams) -> np.ndarray:
     g_min, g_max = 1.0 / p.r_hrs, 1.0 / p.r_lrs
     if not p.g_file:
         x = np.random.default_rng(p.seed).random((p.rows, p.cols))
@@ -107,6 +122,11 @@ def conductances(p: CrossbarParams) -> np.ndarray:
         raise ParameterError(f"conductance file {path}: values {g.min():g}..{g.max():g} S lie outside the cell's "
                              f"[1/r_hrs, 1/r_lrs] = [{g_min:g}, {g_max:g}] S")
     return np.clip(g, g_min, g_max)
+
+
+def monte_carlo(p: CrossbarParams, rng) -> dict[str, int]:
+    """One sample of the array: the seed of its cells' log-normal spread, drawn from the point's generator."""
+    return {"device_seed": int(rng.integers(1, 2**52))}  # exact in the dataset's float variables
 
 
 def _segment(p: CrossbarParams) -> tuple[float, float]:
@@ -181,7 +201,7 @@ def measure(wv, p: CrossbarParams) -> dict[str, np.ndarray | float]:
 
 register(CircuitDef(
     name="crossbar", doc="N x M array of 1R RRAM cells with wire, driver and sense resistance (a MAC read)",
-    params=CrossbarParams, build=build, measure=measure,
+    params=CrossbarParams, build=build, measure=measure, monte_carlo=monte_carlo,
     measures={"col_current_a": "A: per column, current into its sense node",
               "ideal_mac_a": "A: per column, G^T v with ideal wires, drivers and sense",
               "rel_error": ": per column, col_current / ideal_mac - 1 (IR drop, sneak currents)",

@@ -83,3 +83,23 @@ def test_bad_arrays_give_one_line_and_exit_2(tmp_path, args, needle):
                        cwd=tmp_path, capture_output=True, text=True, timeout=120)
     lines = r.stderr.strip().splitlines()
     assert r.returncode == 2 and len(lines) == 1 and needle in lines[0], r.stderr
+
+
+def test_monte_carlo_draws_each_cells_spread_seeded_and_records_each_samples_errors():
+    from pycircuits.sweep import sweep
+    kw = dict(vary={"r_wire_per_m": [0.0, 2e7]}, params={"rows": 6, "cols": 6, "sigma_g": 0.3}, mc=4, seed=2,
+              cache=False)
+    one, two = sweep("crossbar", jobs=1, **kw), sweep("crossbar", jobs=2, **kw)
+    assert one.rel_error.dims == ("r_wire_per_m", "mc", "rel_error_index") and one.rel_error.shape == (2, 4, 6)
+    assert one.col_current_a.values.tobytes() == two.col_current_a.values.tobytes()
+    # ideal wires: every sample's MAC is its own G^T v exactly, and the samples differ
+    np.testing.assert_allclose(one.rel_error.values[0], 0.0, atol=1e-12)
+    ideal = one.ideal_mac_a.values[0]
+    assert np.all(np.std(ideal, axis=0) / np.mean(ideal, axis=0) > 0.02)
+    # with wires, each sample's error matches the nodal twin of its own drawn array
+    from pycircuits.circuits import get
+    from pycircuits.params import make_params
+    for m in range(4):
+        p = make_params(get("crossbar").params, {"rows": 6, "cols": 6, "sigma_g": 0.3, "r_wire_per_m": 2e7,
+                                                 "device_seed": int(one.mc_device_seed.values[1, m])})
+        np.testing.assert_allclose(one.col_current_a.values[1, m], twin(p).i_col, rtol=1e-8)
