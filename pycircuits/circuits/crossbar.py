@@ -21,7 +21,11 @@ column currents are exactly ``G^T v``.
 
 The cells are the behavioural RRAM read below its thresholds, so its state
 holds still and each cell is the conductance its state gives:
-``G = 1/r_hrs * (r_hrs/r_lrs)^x``.  The conductance matrix comes from a file
+``G = 1/r_hrs * (r_hrs/r_lrs)^x``.  ``cell=resistor`` (the default) writes
+that conductance as a resistor; ``cell=rram`` writes the ``rram.lib``
+subcircuit at that state, which gives the same read (tested) but whose
+operating point slows steeply with the array (0.24 s at 16x16, 211 s at
+32x32: a state node per cell tied by 1e-12 S).  The conductance matrix comes from a file
 (``g_file``: ``.npy``, or ``.csv`` of rows x cols, in S, within the cell's
 ``[1/r_hrs, 1/r_lrs]``) or from a draw of the states, uniform in ``[0, 1]``,
 seeded by ``seed``.  Monte Carlo multiplies each cell's conductance by a
@@ -73,6 +77,9 @@ class CrossbarParams(Params):
                        choices=("vground", "resistive"))
     r_sense: float = param(100.0, "Ohm", "sense load to ground (sense=resistive)", min=0.0, min_exclusive=True,
                            max=1e9)
+    cell: str = param("resistor", "", "cell model: resistor (R of the cell's state: exact at a read, fast) or "
+                      "rram (the rram.lib subcircuit; its .op slows steeply with size: 5 ms at 8x8, 211 s at 32x32)",
+                      choices=("resistor", "rram"))
     sigma_g: float = param(0.0, "", "Monte Carlo: log-normal sigma of each cell's conductance (device to device)",
                            min=0.0, max=2.0, variability=True)
     device_seed: int = param(0, "", "the draw of the cells' spread (set per Monte Carlo sample; 0 with "
@@ -146,8 +153,10 @@ def build(p: CrossbarParams, pdk: Pdk | None = None, corner: str = "tt") -> str:
     def b(i: int, j: int) -> str:
         return f"b{i}_{j}" if r_seg > 0 else f"s{j}"
 
-    out = [f".title crossbar {n}x{m} of 1R rram cells", f'.include "{device_model("rram.lib")}"',
-           f".param v_read={fmt(p.v_read)}"]
+    out = [f".title crossbar {n}x{m} of 1R rram cells"]
+    if p.cell == "rram":
+        out.append(f'.include "{device_model("rram.lib")}"')
+    out.append(f".param v_read={fmt(p.v_read)}")
     for i in range(n):
         if p.r_driver > 0:
             out.append(f"Vin{i} d{i} 0 {{v_read}}")
@@ -159,8 +168,11 @@ def build(p: CrossbarParams, pdk: Pdk | None = None, corner: str = "tt") -> str:
                 out.append(f"Rw{i}_{j} {w(i, j)} {w(i, j + 1)} {fmt(r_seg)}")
     for i in range(n):
         for j in range(m):
-            out.append(f"X{i}_{j} {w(i, j)} {b(i, j)} x{i}_{j} rram r_lrs={fmt(p.r_lrs)} r_hrs={fmt(p.r_hrs)} "
-                       f"x0={fmt(float(states[i, j]))}")
+            if p.cell == "rram":
+                out.append(f"X{i}_{j} {w(i, j)} {b(i, j)} x{i}_{j} rram r_lrs={fmt(p.r_lrs)} r_hrs={fmt(p.r_hrs)} "
+                           f"x0={fmt(float(states[i, j]))}")
+            else:  # what rram.lib's I = V / R(x) is at a read below threshold, where x holds still
+                out.append(f"Rc{i}_{j} {w(i, j)} {b(i, j)} {fmt(float(1.0 / g[i, j]))}")
     for j in range(m):
         if r_seg > 0:
             for i in range(n - 1):

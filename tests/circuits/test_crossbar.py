@@ -103,3 +103,11 @@ def test_monte_carlo_draws_each_cells_spread_seeded_and_records_each_samples_err
         p = make_params(get("crossbar").params, {"rows": 6, "cols": 6, "sigma_g": 0.3, "r_wire_per_m": 2e7,
                                                  "device_seed": int(one.mc_device_seed.values[1, m])})
         np.testing.assert_allclose(one.col_current_a.values[1, m], twin(p).i_col, rtol=1e-8)
+
+
+def test_the_rram_cell_model_reads_as_the_resistor_of_its_state():
+    values = {"rows": 4, "cols": 4, "r_wire_per_m": 5e9, "r_driver": 100.0, "seed": 5}
+    fast = run_circuit("crossbar", values)
+    device = run_circuit("crossbar", {**values, "cell": "rram"})
+    assert "rram" in device.netlist and "rram" not in fast.netlist.split("\n", 1)[1]
+    np.testing.assert_allclose(device.measures["col_current_a"], fast.measures["col_current_a"], rtol=1e-9)
