@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -31,7 +32,7 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     prefix = f".{path.name[:200]}."
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        remove_stale(folder, prefix, ".tmp")  # what a killed writer of this file left
+        remove_stale(folder, rf"^{re.escape(prefix)}(?P<pid>\d+)-.*\.tmp$")  # what a killed writer of this file left
         fd, tmp = tempfile.mkstemp(prefix=f"{prefix}{os.getpid()}-", suffix=".tmp", dir=folder)
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {_reason(exc, folder)}") from None
@@ -64,25 +65,25 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def remove_stale(folder: str | Path, prefix: str, suffix: str = "") -> int:
-    """Remove ``PREFIX<pid>-...SUFFIX`` files and folders in ``folder`` whose process is gone; return how many.
+def remove_stale(folder: str | Path, pattern: str) -> int:
+    """Remove the files and folders in ``folder`` matching ``pattern`` whose process is gone; return how many.
 
-    What a killed process left behind (a half-written output, ngspice's
-    temporary folder with a partial raw file) carries its pid in its name;
-    the next run of the same kind removes it.  Entries of live processes,
-    and names without a pid, are left alone.
+    What a killed process left behind (a half-written output or cache
+    entry, ngspice's temporary folder with a partial raw file) carries its
+    pid in its name, the ``pid`` group of ``pattern``; the next run of the
+    same kind removes it.  Entries of live processes are left alone.
     """
     import re
     import shutil
-    pattern = re.compile(rf"^{re.escape(prefix)}(\d+)-.*{re.escape(suffix)}$")
+    matcher = re.compile(pattern)
     removed = 0
     try:
         names = os.listdir(folder)
     except OSError:
         return 0
     for name in names:
-        m = pattern.match(name)
-        if m is None or int(m[1]) == os.getpid() or pid_alive(int(m[1])):
+        m = matcher.match(name)
+        if m is None or int(m["pid"]) == os.getpid() or pid_alive(int(m["pid"])):
             continue
         path = Path(folder) / name
         try:
@@ -175,6 +176,7 @@ def load_arrays(path: str | Path, what: str = "file") -> dict[str, np.ndarray]:
     header are :class:`FileFormatError` naming the file (``what`` says what
     it should be: "trace", "weights"...).
     """
+    import io
     import zipfile
     import zlib
 
@@ -207,13 +209,14 @@ def load_arrays(path: str | Path, what: str = "file") -> dict[str, np.ndarray]:
                 if info.file_size > _MAX_ARRAY_BYTES:
                     raise ValueError(f"{info.filename} declares {info.file_size} bytes")
                 with z.open(info) as member:
-                    import io
                     data = io.BytesIO(member.read())  # the member's declared size bounds this read
                 out[info.filename[:-4]] = read(data, info.file_size)
         return out
     except FileNotFoundError:
         raise FileFormatError(f"{path}: {what} not found") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, KeyError, NotImplementedError) as exc:
+    except NotImplementedError:  # zipfile's answer to a compression method it cannot read
+        raise FileFormatError(f"{path}: not a readable {what} (compressed with a method numpy cannot read)") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
         raise FileFormatError(f"{path}: not a readable {what} ({reason})") from None
 

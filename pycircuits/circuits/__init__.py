@@ -25,7 +25,7 @@ from typing import Any
 from ..errors import UsageError
 from ..params import make_params
 from ..pdk import get_pdk
-from .base import REGISTRY, CircuitDef, Netlist, pwl, register, relocate_models
+from .base import REGISTRY, CircuitDef, Netlist, is_deck, pwl, register, relocate_models
 
 ENTRY_POINT_GROUP = "pycircuits.circuits"
 PLUGINS: dict[str, str] = {}  # circuit name -> "distribution version (entry point)"
@@ -95,13 +95,13 @@ def get(name: str) -> CircuitDef:
 
 def default_corner(defn: CircuitDef) -> str:
     """The corner a circuit runs at when none is asked for: ``tt``, or the one a deck selects."""
-    return defn.extra.get("corner", "") if "deck" in defn.extra else "tt"
+    return defn.extra.get("corner", "") if is_deck(defn) else "tt"
 
 
 def check_corner(defn: CircuitDef, pdk: str, corner: str) -> str:
     """The corner if the circuit can run at it (on ``pdk``, or in a deck's corner library)."""
     from .deck import check_corner as deck_corner
-    if "deck" in defn.extra:
+    if is_deck(defn):
         return deck_corner(defn, corner)
     get_pdk(pdk).check_corner(corner)
     return corner
@@ -118,9 +118,9 @@ def generate(name: str, values: Mapping[str, Any] | None = None, pdk: str = "gen
     params = make_params(defn.params, values)
     corner = default_corner(defn) if corner is None else corner
     check_corner(defn, pdk, corner)
-    the_pdk = None if "deck" in defn.extra else get_pdk(pdk)
+    the_pdk = None if is_deck(defn) else get_pdk(pdk)
     return defn, params, defn.build(params, the_pdk, corner)
 
 
 __all__ = ["ENTRY_POINT_GROUP", "PLUGINS", "PLUGIN_ERRORS", "REGISTRY", "CircuitDef", "Netlist", "check_corner",
-           "default_corner", "generate", "get", "names", "pwl", "register", "relocate_models"]
+           "default_corner", "generate", "get", "is_deck", "names", "pwl", "register", "relocate_models"]

@@ -116,6 +116,11 @@ class CircuitDef:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def is_deck(defn: CircuitDef) -> bool:
+    """Whether a circuit is a user's deck (:mod:`pycircuits.circuits.deck`) rather than a generator."""
+    return "deck" in defn.extra
+
+
 REGISTRY: dict[str, CircuitDef] = {}
 
 

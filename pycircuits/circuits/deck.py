@@ -99,11 +99,6 @@ def deck_circuit(name: str) -> CircuitDef:
     return _memo[key]
 
 
-def is_deck(defn: CircuitDef) -> bool:
-    """Whether a circuit is a user's deck."""
-    return "deck" in defn.extra
-
-
 def check_corner(defn: CircuitDef, corner: str) -> str:
     """The corner if the deck offers it ('' keeps the deck's own); :class:`UsageError` otherwise."""
     info: DeckInfo = defn.extra["deck"]

@@ -112,14 +112,14 @@ def run_circuit(name: str, values: Mapping[str, Any] | None = None, pdk: str = "
     ``transform`` rewrites the netlist text before it runs (a regression
     drives the circuit's sources with a recorded stimulus).
     """
-    from . import default_corner, generate, get
+    from . import default_corner, generate, get, is_deck
     defn = get(name)
     corner = default_corner(defn) if corner is None else corner
     defn, params, net = generate(name, values, pdk, corner)
     text = str(net) if transform is None else transform(str(net))
     waves = execute(text, backend, raw, ngspice_threads)
     return RunResult(name=name, netlist=text, waveforms=waves, measures=defn.measure(waves, params),
-                     params=params, pdk="" if "deck" in defn.extra else pdk, corner=corner)
+                     params=params, pdk="" if is_deck(defn) else pdk, corner=corner)
 
 
 def run_netlist_file(path: Path, values: Mapping[str, Any] | None = None, backend: str = "session",

@@ -23,7 +23,7 @@ def list_(circuit: str | None) -> None:
             click.echo(f"{name:14s} {circuits.get(name).doc}{origin}")
         return
     defn = circuits.get(circuit)
-    if "deck" in defn.extra:
+    if circuits.is_deck(defn):
         _list_deck(defn)
         return
     click.echo(f"{defn.name}: {defn.doc}\n\nparameters:")
@@ -130,7 +130,8 @@ def run(target: str, params: tuple[str, ...], pdk: str, corner: str, backend: st
     from ..circuits import get
     from ..files import check_output
     defn = get(target)
-    inputs = (target,) if "deck" in defn.extra else ()
+    from ..circuits import is_deck
+    inputs = (target,) if is_deck(defn) else ()
     if output:
         check_output(output, suffixes=(".nc", ".npz"), what="the waveforms file", inputs=inputs, outputs=(raw, plot))
     if plot:

@@ -63,7 +63,7 @@ def _clean_stale_runs(workdir: str | Path | None) -> None:
     if folder not in _cleaned:
         _cleaned.add(folder)
         from ..files import remove_stale
-        remove_stale(folder, "pycircuits-run-")
+        remove_stale(folder, r"^pycircuits-run-(?P<pid>\d+)-")
 
 
 def run_batch(netlist: str, timeout_s: float = 600.0, raw_out: str | Path | None = None,

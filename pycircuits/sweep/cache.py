@@ -165,20 +165,9 @@ class Cache:
         """Remove the temporary files of entries whose writer was killed (their pid is gone); return how many."""
         if self.root is None or not self.root.is_dir():
             return 0
-        from ..files import pid_alive
-        removed = 0
-        for sub in os.scandir(self.root):
-            if not sub.is_dir(follow_symlinks=False):
-                continue
-            for f in os.scandir(sub.path):
-                parts = f.name.rsplit(".", 2)  # .KEY.npz.PID.tmp -> [".KEY.npz", "PID", "tmp"]
-                if len(parts) == 3 and parts[2] == "tmp" and parts[1].isdigit() and not pid_alive(int(parts[1])):
-                    try:
-                        os.unlink(f.path)
-                        removed += 1
-                    except OSError:
-                        pass
-        return removed
+        from ..files import remove_stale
+        return sum(remove_stale(sub.path, r"^\..+\.npz\.(?P<pid>\d+)\.tmp$")  # put()'s .KEY.npz.PID.tmp
+                   for sub in os.scandir(self.root) if sub.is_dir(follow_symlinks=False))
 
     def path(self, key: str) -> Path:
         """Where the entry of ``key`` lives."""
