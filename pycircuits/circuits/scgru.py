@@ -38,7 +38,8 @@ given times; each non-overlap gap is one edge)::
     0.492-0.998 phq    the quantizer tracks the now isolated zb until phi3, and
                        m_k <- p_k XOR z_k; row lines take x_{t+1}
     0.560-0.998 phi3   bit k: candidate cap if z_k = 1, state cap if z_k = 0 -> ub
-    0.580-0.998 clk    StrongARM compares ub with theta (y read at 0.99); p_k <- m_k
+    0.580-0.998 clk    StrongARM compares ub with theta (y read at 0.99); p_k <- m_k;
+                       clk has its own 0.2 ns edges (min(t_edge, 0.2 ns))
 
 An extra first period (init) puts the state caps and ub at h0, the candidates
 and hb at the h bias; step t runs in period t + 1.
@@ -133,6 +134,17 @@ _ONE = 1.0  # V: logic nodes hold 1 + value (at 0 V a 1 F node's LTE tolerance i
 # StrongARM sizes (m), chosen once: a 1 um input pair decides fast around VDD/2.
 _W_TAIL, _W_IN, _W_LN, _W_LP, _W_RST = 2e-6, 1e-6, 0.5e-6, 1e-6, 0.5e-6
 _C_OUT = 10e-15  # F, load of each comparator output
+# The latch clock has an edge of its own, sharp and fixed (capped by t_edge): with the
+# shared 2 ns edge the tail turned on slowly enough that the integrator stepped through
+# the regeneration in 0.1-0.3 ns steps (time constant ~0.1 ns) and decisions up to
+# 1.9 LSB from theta came out wrong, depending on t_max_step and t_edge.  A 0.2 ns
+# edge starts the regeneration at a breakpoint, where the step is small: decisions
+# are then right beyond COMPARATOR_RESOLUTION_LSB at every step setting tested.
+_CLK_EDGE = 0.2e-9
+COMPARATOR_RESOLUTION_LSB = 0.2
+"""Largest distance of the read state from theta (LSB of the state) at which the latch may still
+decide the other way: 0.141 LSB measured (the worst of 2 near-theta cases x 4 step settings;
+kickback and the phi3 edge separate the state read at T_H from the latch's input)."""
 _TAU_TH = 10.0  # R_th*C_h of the theta replica, in clock periods
 # chgtol: the default 1e-14 C exceeds every charge in this circuit, so the time step would
 # never see the latch regenerate (implicit integration with steps >> the regeneration time
@@ -437,8 +449,9 @@ def build(p: ScgruParams, pdk: Pdk, corner: str = "tt") -> Netlist:
         net.V(name, name, gnd, _pulses(win, hi, e))
         net.V(f"{name}b", f"{name}b", gnd, _pulses(win, hi, e, invert=True))
     net.V("phi12", "phi12", gnd, _pulses(_windows(p, PH12, init=True), hi, e))
-    for name, window in (("phq", PHQ), ("phi3", PH3), ("clk", CLK)):
+    for name, window in (("phq", PHQ), ("phi3", PH3)):
         net.V(name, name, gnd, _pulses(_windows(p, window), hi, e))
+    net.V("clk", "clk", gnd, _pulses(_windows(p, CLK), hi, min(e, _CLK_EDGE)))
     net.V("phi3b", "phi3b", gnd, _pulses(_windows(p, PH3), hi, e, invert=True))
     lines = []
     for i in range(p.n_in):

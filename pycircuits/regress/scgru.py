@@ -24,7 +24,8 @@ key                    content
 A step fails when any unit's state error exceeds ``tol_h_lsb`` LSB or an
 output differs where the software state is decided: an output whose software
 state lies closer to its threshold than the circuit's state error at that step
-plus half an LSB (the comparator's resolution) is ambiguous -- a state error
+plus the comparator's resolution (``COMPARATOR_RESOLUTION_LSB`` of
+:mod:`pycircuits.circuits.scgru`, measured: 0.2 LSB) is ambiguous -- a state error
 within tolerance can put the two on opposite sides -- so it is reported but
 not held against the circuit.  The run passes when no state error exceeds the tolerance and the
 outputs agree on at least ``min_agreement`` of the decided steps.
@@ -141,13 +142,14 @@ class Report:
 
     err_lsb: np.ndarray  # (T, n_hidden) |h_circuit - h_software| / LSB
     agree: np.ndarray  # (T,) every decided output of the step agrees
-    ambiguous: np.ndarray  # (T, n_hidden) software state within (error + 1/2 LSB) of its threshold
+    ambiguous: np.ndarray  # (T, n_hidden) software state within (error + resolution) of its threshold
     raw_agree: np.ndarray  # (T,) every output agrees, ambiguous ones included
     h_circuit: np.ndarray
     y_circuit: np.ndarray
     trace: Trace
     passed: bool
     first_failing_step: int | None
+    resolution_lsb: float = 0.0
 
     def summary(self) -> dict[str, Any]:
         """The JSON summary: max and RMS error, agreement, first failing step, verdict."""
@@ -156,22 +158,30 @@ class Report:
                 "rms_err_lsb": float(np.sqrt(np.mean(self.err_lsb ** 2))),
                 "output_agreement": float(self.agree.mean()),
                 "output_agreement_all": float(self.raw_agree.mean()),
-                "ambiguous_outputs": int(self.ambiguous.sum()), "first_failing_step": self.first_failing_step,
+                "ambiguous_outputs": int(self.ambiguous.sum()),
+                "comparator_resolution_lsb": self.resolution_lsb, "first_failing_step": self.first_failing_step,
                 "tol_h_lsb": self.trace.tol_h_lsb, "min_agreement": self.trace.min_agreement,
                 "passed": self.passed, "provenance": self.trace.provenance}
 
 
-def compare(trace: Trace, h_circuit: np.ndarray, y_circuit: np.ndarray) -> Report:
-    """Compare circuit states and outputs with the trace, step by step."""
+def compare(trace: Trace, h_circuit: np.ndarray, y_circuit: np.ndarray,
+            resolution_lsb: float | None = None) -> Report:
+    """Compare circuit states and outputs with the trace, step by step.
+
+    ``resolution_lsb``: the comparator's resolution, LSB (default: the scgru latch's measured one).
+    """
+    if resolution_lsb is None:
+        from ..circuits.scgru import COMPARATOR_RESOLUTION_LSB as resolution_lsb
     lsb = trace.quantization.lsb
     err = np.abs(h_circuit - trace.h) / lsb
-    ambiguous = np.abs(trace.h - trace.weights.theta) <= (err + 0.5) * lsb
+    ambiguous = np.abs(trace.h - trace.weights.theta) <= (err + resolution_lsb) * lsb
     same = y_circuit == trace.y
     agree = np.all(same | ambiguous, axis=1)
     bad = np.any(err > trace.tol_h_lsb, axis=1) | ~agree
     first = int(np.argmax(bad)) if bad.any() else None
     passed = bool(err.max() <= trace.tol_h_lsb and agree.mean() >= trace.min_agreement)
-    return Report(err, agree, ambiguous, np.all(same, axis=1), h_circuit, y_circuit, trace, passed, first)
+    return Report(err, agree, ambiguous, np.all(same, axis=1), h_circuit, y_circuit, trace, passed, first,
+                  float(resolution_lsb))
 
 
 def circuit_values(trace: Trace, folder: Path) -> dict[str, Any]:

@@ -341,3 +341,35 @@ def test_twin_gate_ties_round_half_up_for_every_input_pattern():
     other = random_weights(5, 1, np.random.default_rng(1))
     _, _, z = mingru_reference(MinGRUWeights(w_z=w, w_h=other.w_h, b_z=b, b_h=other.b_h, theta=other.theta), x, q)
     assert (z.ravel() * 63).round().tolist() == [53, 53]
+
+
+def _near_threshold_case(seed: int):
+    """6 inputs, 4 units, 20 steps; each threshold at the median of its unit's software states."""
+    from pycircuits.regress.scgru import record_trace
+    rng = np.random.default_rng(seed)
+    w = random_weights(6, 4, rng)
+    x = (rng.random((20, 6)) < 0.5).astype(np.int64)
+    q = Quantization(gate_slope=0.8)
+    h, _, _ = mingru_reference(w, x, q, h0=-0.15)
+    w = MinGRUWeights(w_z=w.w_z, w_h=w.w_h, b_z=w.b_z, b_h=w.b_h, theta=np.median(h, axis=0))
+    return record_trace(w, x, q, h0=-0.15)
+
+
+@requires_ngspice
+@pytest.mark.parametrize("setting", [{}, {"t_max_step": 1e-8}, {"t_max_step": 2e-7}, {"t_edge": 5e-10}])
+def test_latch_decisions_near_theta_hold_at_every_step_setting(tmp_path, setting):
+    # Before the latch had its own sharp clock edge, this case (seed 7) decided 5 outputs
+    # wrong, up to 1.9 LSB from theta, and which ones moved with t_max_step and t_edge.
+    from pycircuits.regress.scgru import circuit_values, compare
+    trace = _near_threshold_case(7)
+    lsb = trace.quantization.lsb
+    assert np.sum(np.abs(trace.h - trace.weights.theta) < 1.5 * lsb) >= 15  # many calls near theta
+    res = run_circuit("scgru", circuit_values(trace, tmp_path) | setting)
+    h = scgru.per_step(res.measures["h"], res.params)
+    y = scgru.per_step(res.measures["y"], res.params)
+    margin = (h - trace.weights.theta) / lsb  # the circuit's own state against its threshold
+    wrong = y != (margin > 0)
+    assert np.all(np.abs(margin[wrong]) < scgru.COMPARATOR_RESOLUTION_LSB)
+    report = compare(trace, h, y)
+    assert report.agree.all() and report.passed
+    assert res.measures["y_undecided"] == 0
