@@ -93,6 +93,18 @@ class Pdk:
             return circuit.X(name, model, d, g, s, b, w=w_txt, l=l_txt)
         return circuit.M(name, d, g, s, b, model=model, w=w_txt, l=l_txt)
 
+    def mos_card(self, kind: str, name: str, d: str, g: str, s: str, b: str, w: float,
+                 l: float | None = None) -> str:
+        """The element line of one MOS (``kind`` ``"n"``/``"p"``), for decks written as text."""
+        model = self.nmos_model if kind == "n" else self.pmos_model
+        self.check_width(w, f"{name} width")
+        w_txt, l_txt = fmt(w * self.dim_scale), fmt((l or self.lmin) * self.dim_scale)
+        return f"{'X' if self.subckt_devices else 'M'}{name} {d} {g} {s} {b} {model} w={w_txt} l={l_txt}"
+
+    def lib_card(self, corner: str = "tt") -> str:
+        """The ``.lib`` line selecting ``corner``, for decks written as text."""
+        return f'.lib "{self.library}" {self.check_corner(corner)}'
+
     def _mos_param(self, circuit, kind: str, name: str, d, g, s, b, w_param: str, l: float):
         model = self.nmos_model if kind == "n" else self.pmos_model
         w_txt = "{" + w_param + ("*" + fmt(self.dim_scale) if self.dim_scale != 1.0 else "") + "}"

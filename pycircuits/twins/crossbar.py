@@ -32,19 +32,30 @@ class ArraySolution:
         return self.v_wl - self.v_bl
 
 
+def sneak_current(g: np.ndarray, sol: ArraySolution, rows: np.ndarray) -> np.ndarray:
+    """Per column, the current its bit line takes in through the cells of ``rows`` (bool per row)."""
+    rows = np.asarray(rows, dtype=bool)
+    return (np.asarray(g)[rows] * sol.v_cell[rows]).sum(axis=0)
+
+
 def ideal_mac(g: np.ndarray, v_in: np.ndarray) -> np.ndarray:
     """Column currents with zero wire, driver and sense resistance: ``G^T v``."""
     return np.asarray(g, dtype=float).T @ np.asarray(v_in, dtype=float)
 
 
 def solve(g: np.ndarray, v_in: np.ndarray, r_wl: float, r_bl: float, r_driver: float = 0.0,
-          r_sense: float = 0.0) -> ArraySolution:
-    """Solve the array (``r_sense = 0``: virtual-ground sensing); resistances in Ohm, per segment."""
+          r_sense: float = 0.0, driven: np.ndarray | None = None) -> ArraySolution:
+    """Solve the array (``r_sense = 0``: virtual-ground sensing); resistances in Ohm, per segment.
+
+    ``driven`` (bool per row, default all): rows without a driver float, joined to the
+    rest only through their cells -- the sneak paths of a 1R array.
+    """
     import scipy.sparse as sp
     from scipy.sparse.linalg import spsolve
     g = np.asarray(g, dtype=float)
     v_in = np.asarray(v_in, dtype=float)
     n, m = g.shape
+    driven = np.ones(n, dtype=bool) if driven is None else np.asarray(driven, dtype=bool)
     if r_wl <= 0 or r_bl <= 0:
         raise ValueError("the nodal twin needs r_wl > 0 and r_bl > 0 (zero wires: use ideal_mac)")
     wl = np.arange(n * m).reshape(n, m)  # unknowns: word-line nodes, then bit-line nodes, then sense nodes
@@ -65,7 +76,7 @@ def solve(g: np.ndarray, v_in: np.ndarray, r_wl: float, r_bl: float, r_driver: f
 
     g_wl, g_bl = 1.0 / r_wl, 1.0 / r_bl
     for i in range(n):
-        if r_driver > 0:  # source -- r_driver -- node (i, 0)
+        if r_driver > 0 and driven[i]:  # source -- r_driver -- node (i, 0)
             stamp(wl[i, 0], None, 1.0 / r_driver)
             rhs[wl[i, 0]] += v_in[i] / r_driver
         for j in range(m - 1):
@@ -81,12 +92,12 @@ def solve(g: np.ndarray, v_in: np.ndarray, r_wl: float, r_bl: float, r_driver: f
             stamp(bl[n - 1, j], sense[j], g_bl)
             stamp(sense[j], None, 1.0 / r_sense)
     a = sp.csr_matrix((vals, (rows, cols)), shape=(size, size))
-    if r_driver <= 0:  # ideal drivers: node (i, 0) is fixed at v_in[i]
-        fixed = wl[:, 0]
+    if r_driver <= 0 and driven.any():  # ideal drivers: node (i, 0) of a driven row is fixed at v_in[i]
+        fixed = wl[driven, 0]
         keep = np.setdiff1d(np.arange(size), fixed)
         x = np.zeros(size)
-        x[fixed] = v_in
-        rhs_k = rhs[keep] - a[keep][:, fixed] @ v_in
+        x[fixed] = v_in[driven]
+        rhs_k = rhs[keep] - a[keep][:, fixed] @ v_in[driven]
         x[keep] = spsolve(a[keep][:, keep].tocsc(), rhs_k)
     else:
         x = spsolve(a.tocsc(), rhs)

@@ -8,9 +8,9 @@ import sys
 import numpy as np
 import pytest
 
-from pycircuits.circuits.crossbar import conductances
+from pycircuits.circuits.crossbar import conductances, driven_rows, row_voltages
 from pycircuits.circuits.run import run_circuit
-from pycircuits.twins.crossbar import ideal_mac, solve
+from pycircuits.twins.crossbar import ideal_mac, sneak_current, solve
 
 from marks import requires_ngspice
 
@@ -19,8 +19,8 @@ pytestmark = requires_ngspice
 
 def twin(p):
     r_seg = p.r_wire_per_m * p.pitch
-    return solve(conductances(p), np.full(p.rows, p.v_read), r_seg, r_seg, p.r_driver,
-                 p.r_sense if p.sense == "resistive" else 0.0)
+    return solve(conductances(p), row_voltages(p), r_seg, r_seg, p.r_driver,
+                 p.r_sense if p.sense == "resistive" else 0.0, driven=driven_rows(p))
 
 
 @pytest.mark.parametrize("backend", ["session", "batch"])
@@ -111,3 +111,64 @@ def test_the_rram_cell_model_reads_as_the_resistor_of_its_state():
     device = run_circuit("crossbar", {**values, "cell": "rram"})
     assert "rram" in device.netlist and "rram" not in fast.netlist.split("\n", 1)[1]
     np.testing.assert_allclose(device.measures["col_current_a"], fast.measures["col_current_a"], rtol=1e-9)
+
+
+def test_an_input_vector_reads_as_its_mac_and_as_the_nodal_twin():
+    inputs = "1,0.5,0,0.25,1"
+    ideal = run_circuit("crossbar", {"rows": 5, "cols": 4, "r_wire_per_m": 0, "inputs": inputs, "seed": 4})
+    v = np.array([1, 0.5, 0, 0.25, 1]) * 0.2
+    np.testing.assert_allclose(ideal.measures["col_current_a"], ideal_mac(conductances(ideal.params), v),
+                               rtol=1e-12)
+    wired = run_circuit("crossbar", {"rows": 5, "cols": 4, "r_wire_per_m": 5e9, "inputs": inputs, "seed": 4})
+    np.testing.assert_allclose(wired.measures["col_current_a"], twin(wired.params).i_col, rtol=1e-9)
+
+
+# one row read, the others' drivers off, a resistive sense: the layout where a 1R array leaks
+SNEAK = {"rows": 4, "cols": 4, "inputs": "1,0,0,0", "unselected": "float", "sense": "resistive",
+         "r_sense": 1e3, "r_wire_per_m": 5e9, "seed": 2}
+
+
+def test_floating_rows_of_a_1r_array_carry_sneak_currents_as_the_nodal_twin_says():
+    r = run_circuit("crossbar", SNEAK)
+    sol = twin(r.params)
+    np.testing.assert_allclose(r.measures["col_current_a"], sol.i_col, rtol=1e-9)
+    unselected = row_voltages(r.params) == 0
+    sneak = sneak_current(conductances(r.params), sol, unselected)
+    np.testing.assert_allclose(r.measures["sneak_current_a"], sneak, rtol=1e-6)
+    # the sneak paths are a large share of what the columns read
+    assert np.max(np.abs(sneak) / np.abs(sol.i_col)) > 0.1
+
+
+def test_the_1t1r_array_has_no_sneak_path_to_an_unselected_row():
+    one_r = run_circuit("crossbar", SNEAK)
+    t1r = run_circuit("crossbar", {**SNEAK, "access": "1t1r"})
+    assert "Ma0_0" in t1r.netlist or "Xa0_0" in t1r.netlist
+    leak = np.abs(t1r.measures["sneak_current_a"])
+    assert np.all(leak < 1e-2 * np.abs(one_r.measures["sneak_current_a"]))
+    assert np.all(leak < 1e-3 * np.abs(t1r.measures["col_current_a"]))
+    # the columns read the selected row alone: its cells through the on transistors, a few % below
+    # the nodal twin of that row by itself (the rows below it cut off)
+    g = conductances(t1r.params).copy()
+    g[1:] = 1e-18
+    r_seg = 5e9 * t1r.params.pitch
+    alone = solve(g, row_voltages(t1r.params), r_seg, r_seg, 0.0, 1e3, driven=driven_rows(t1r.params)).i_col
+    ratio = t1r.measures["col_current_a"] / alone
+    assert np.all((ratio > 0.9) & (ratio < 1.001)), ratio  # above 1 only by the off current
+
+
+def test_a_pulse_train_reads_as_the_operating_point_and_carries_the_ideal_charge():
+    values = {"rows": 4, "cols": 3, "r_wire_per_m": 0, "seed": 6}
+    op = run_circuit("crossbar", values)
+    tran = run_circuit("crossbar", {**values, "analysis": "tran", "n_pulses": 3})
+    np.testing.assert_allclose(tran.measures["col_current_a"], op.measures["col_current_a"], rtol=1e-9)
+    # trapezoids sampled at 100 steps: the area of each pulse is exact for piecewise-linear currents
+    np.testing.assert_allclose(tran.measures["col_charge_c"], tran.measures["ideal_charge_c"], rtol=1e-3)
+    wired = run_circuit("crossbar", {**values, "r_wire_per_m": 5e9, "analysis": "tran"})
+    np.testing.assert_allclose(wired.measures["col_current_a"], twin(wired.params).i_col, rtol=1e-6)
+
+
+def test_an_input_vector_of_the_wrong_length_gives_one_line_and_exit_2(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "pycircuits", "netlist", "crossbar", "-p", "rows=3",
+                        "-p", "inputs=1,0"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1 and "2 values given, rows=3 needs 3" in lines[0], r.stderr
