@@ -14,6 +14,10 @@ on a chip, and with which device-to-device spread:
   from ``weight_curve`` (its spread at the programmed level) or a log-normal
   relative ``weight_sigma``.  ``weight_noise = k`` adds DenRAM's noise model,
   ``N(0, (k max|w|)^2)`` on every existing weight, frozen per chip.
+- **Crossbar reads** (``crossbar``): Dense layers tiled onto RRAM arrays,
+  their weights as the arrays' IR drop realises them
+  (:class:`~pycircuits.network.tiling.CrossbarTiling`), after the weights'
+  own programming.
 - **Time constants** and **thresholds**: per-neuron heterogeneity, as ratios
   drawn from ``tau_curve`` / ``vth_curve`` (their relative spread) or the
   relative sigmas ``tau_sigma`` (log-normal) / ``vth_sigma`` (normal).
@@ -51,6 +55,7 @@ from pycircuits.network.layers import (
     LeakyIntegrator,
     RecurrentLIF,
 )
+from pycircuits.network.tiling import CrossbarTiling
 from pycircuits.network.training import Sequential, evaluate
 
 __all__ = [
@@ -98,7 +103,7 @@ _Z95 = 1.6448536269514722  # z of the 95th percentile of N(0, 1)
 _Z75 = 0.6744897501960817  # z of the 75th percentile
 
 # child keys of a chip's SeedSequence, one per kind of parameter
-_KEY = {"delays": 0, "W": 1, "W_in": 2, "W_rec": 3, "tau": 4, "v_th": 5}
+_KEY = {"delays": 0, "W": 1, "W_in": 2, "W_rec": 3, "tau": 4, "v_th": 5, "crossbar": 6}
 
 
 def fallback_delay_curve() -> TransferCurve:
@@ -210,6 +215,7 @@ class HardwareModel:
     vth_curve: TransferCurve | None = None  # relative spread of thresholds
     vth_sigma: float = 0.0  # relative std of v_th, used without vth_curve
     energy_curve: TransferCurve | None = None  # energy per input spike (J); only reported
+    crossbar: CrossbarTiling | None = None  # Dense layers tiled onto crossbars (IR drop); None: ideal reads
     sources: dict[str, str] = field(default_factory=dict)
     curves_dir: Path | None = None  # the --curves folder, for experiments' own curves (:meth:`curve`)
 
@@ -506,6 +512,9 @@ class HardwareModel:
             for name in ("W", "W_in", "W_rec"):
                 if name in layer.params and isinstance(layer, (Dense, DelayedDense, RecurrentLIF)):
                     layer.params[name][...] = self.map_weights(layer.params[name], chip_rng(chip, i, _KEY[name]))
+            if self.crossbar is not None and isinstance(layer, Dense):
+                layer.params["W"][...] = self.crossbar.map_matrix(layer.params["W"],
+                                                                  chip_rng(chip, i, _KEY["crossbar"]))
             if hasattr(layer, "weight_noise"):
                 layer.weight_noise = 0.0
             if isinstance(layer, LIF):
