@@ -78,6 +78,8 @@ class CrossbarParams(Params):
 
     rows: int = param(8, "", "word lines (inputs)", min=1, max=MAX_SIDE)
     cols: int = param(8, "", "bit lines (outputs)", min=1, max=MAX_SIDE)
+    size: int = param(0, "", "a square array: rows = cols = size (overrides both; for sweeps of the array's "
+                      "side); 0: rows and cols", min=0, max=MAX_SIDE)
     g_file: str = path_param("conductance matrix, rows x cols in S (.npy or .csv); empty: a seeded draw")
     seed: int = param(1, "", "seed of the drawn cell states (without g_file)", min=0, max=2**32 - 1)
     r_lrs: float = param(10e3, "Ohm", "cell low-resistance state (rram.lib)", min=1.0, max=1e12)
@@ -118,6 +120,9 @@ class CrossbarParams(Params):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.size:
+            object.__setattr__(self, "rows", self.size)
+            object.__setattr__(self, "cols", self.size)
         if self.r_lrs >= self.r_hrs:
             raise ParameterError(f"parameter r_lrs={self.r_lrs:g} must be below r_hrs={self.r_hrs:g}")
         if len(self.inputs) not in (1, self.rows):

@@ -11,7 +11,7 @@ registers its recipes.
 
 from __future__ import annotations
 
-from . import denram, memstack, pcm, rc, scgru  # noqa: F401 - each registers its recipes
+from . import crossbar, denram, memstack, pcm, rc, scgru  # noqa: F401 - each registers its recipes
 from .base import (
            RECIPES,
            Recipe,
