@@ -26,7 +26,7 @@ from pycircuits.errors import UsageError
 from pycircuits.network.hardware import HardwareModel
 
 # Each module registers its study at import.
-from . import denram, hierarchy, memstack, metaplastic, mingru, nhc, pcm_trace, s4d  # noqa: F401
+from . import crossbar, denram, hierarchy, memstack, metaplastic, mingru, nhc, pcm_trace, s4d  # noqa: F401
 from .registry import STUDIES, Study, get, register
 from .report import format_table, write_json
 
