@@ -22,13 +22,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .circuits import generate, names, relocate_models
 from .circuits.run import run_circuit
-from .errors import UsageError
+from .errors import FileFormatError, UsageError
 from .extract.curve import TransferCurve
 from .extract.recipes import Recipe, build_curve, get_recipe
 from .files import atomic_write_text
 from .plots import plot_curve, plot_sweep_figure
+
+# Past this, matplotlib's tick arithmetic overflows; no physical curve comes near it.
+DRAWABLE_MAGNITUDE = 1e300
 
 # ------------------------------------------------------------------ recipe sweeps
 
@@ -54,6 +59,10 @@ def run_recipe_sweep(r: Recipe, mc: int = 50, seed: int = 1, jobs: int | None = 
 def plot_curve_file(path: str | Path, out: str | Path) -> None:
     """PNG of a TransferCurve file: median, spread bands and the recipe's analytic law."""
     curve = TransferCurve.from_json(path)
+    drawn = [curve.x, curve.y, *curve.percentiles.values()]
+    if any(np.any(np.abs(a[np.isfinite(a)]) > DRAWABLE_MAGNITUDE) for a in drawn):
+        raise FileFormatError(f"{path}: values beyond +-{DRAWABLE_MAGNITUDE:g} cannot be drawn "
+                              "(the axes' spans overflow)")
     analytic = None
     if curve.recipe:
         try:
@@ -163,7 +172,6 @@ def run_demo(out: Path, echo: Callable[[str], None] = print, mc: int = 20, quick
 
 def _law_error(ds, law) -> float:
     """Largest relative deviation of any sample's delay from the law at the resistance it drew."""
-    import numpy as np
     delays = np.asarray(ds["delays_s"].isel(delays_s_index=0).values, dtype=float)
     if "mc_r_delay" in ds:
         r = np.asarray(ds["mc_r_delay"].values, dtype=float)

@@ -139,3 +139,53 @@ def test_half_written_cache_entries_of_killed_workers_are_removed(tmp_path):
     live.write_bytes(b"")
     assert sweep("rc", **kw).attrs["n_cached"] == 1
     assert not stale.exists() and live.exists()
+
+
+def test_curves_with_values_near_the_float_limit(tmp_path, curve):
+    huge = [1e308 * (1 + i / 10) for i in range(len(curve["x"]))]
+    (tmp_path / "big.json").write_text(json.dumps({**curve, "x": huge}))
+    one_line_exit_2(cli("plot", "big.json", "-o", "big.png", cwd=tmp_path), "big.json", "cannot be drawn")
+    assert not (tmp_path / "big.png").exists()
+
+
+@pytest.fixture(scope="module")
+def scgru_trace(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("trace")
+    assert cli("regress", "scgru", "--record", "--n-steps", "5", "-o", "t.npz", cwd=folder).returncode == 0
+    import numpy as np
+    with np.load(folder / "t.npz", allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+@pytest.mark.parametrize("field, value, needle", [
+    ("tol_h_lsb", "abc", "tol_h_lsb must hold numbers"),
+    ("tol_h_lsb", float("nan"), "tol_h_lsb must be one finite number"),
+    ("tol_h_lsb", -1.0, "tol_h_lsb must be >= 0"),
+    ("min_agreement", 2.0, "min_agreement must be within [0, 1]"),
+    ("version", "one", "version must hold numbers"),
+    ("h0", "zero", "h0 must hold numbers"),
+    ("h0", float("inf"), "h0 holds non-finite values"),
+    ("quantization", "[1, 2, 3]", "quantization must be a JSON object"),
+])
+def test_trace_fields_of_the_wrong_kind(tmp_path, scgru_trace, field, value, needle):
+    import numpy as np
+    np.savez(tmp_path / "bad.npz", **{**scgru_trace, field: np.array(value)})
+    one_line_exit_2(cli("regress", "scgru", "--traces", "bad.npz", "-o", "rep", cwd=tmp_path), "bad.npz", needle)
+    assert not (tmp_path / "rep").exists()
+
+
+def test_trace_states_as_text(tmp_path, scgru_trace):
+    import numpy as np
+    np.savez(tmp_path / "bad.npz", **{**scgru_trace, "h": scgru_trace["h"].astype(str)})
+    one_line_exit_2(cli("regress", "scgru", "--traces", "bad.npz", cwd=tmp_path), "bad.npz", "h must hold numbers")
+
+
+def test_weights_with_a_bad_checksum(tmp_path, scgru_trace):
+    import numpy as np
+    np.savez(tmp_path / "w.npz", **{k: scgru_trace[k] for k in ("w_z", "w_h", "b_z", "b_h", "theta")})
+    data = bytearray((tmp_path / "w.npz").read_bytes())
+    data[data.index(b"NUMPY") + 200] ^= 0xFF
+    (tmp_path / "w.npz").write_bytes(bytes(data))
+    one_line_exit_2(cli("regress", "scgru", "--record", "--weights", "w.npz", "-o", "t.npz", cwd=tmp_path),
+                    "w.npz", "Bad CRC-32")
+    assert not (tmp_path / "t.npz").exists()

@@ -32,3 +32,15 @@ def threads_value(text: str | None) -> int | None:
         return check_threads(float(text))
     except (ValueError, UsageError):
         raise UsageError(f"--ngspice-threads: expected an integer from 1 to {MAX_THREADS}, got {text!r}") from None
+
+
+def circuit_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A CIRCUIT argument: a built-in name that is also a file here gets one line saying which runs."""
+    import os
+    if value and "/" not in value and os.path.isfile(value):
+        from .. import circuits
+        if value in circuits.names():
+            click.echo(f"note: {value} is the built-in circuit; to use the file {value} here, give it as "
+                       f"./{value}", err=True)
+    return value
+

@@ -8,11 +8,11 @@ from pathlib import Path
 import click
 
 from ..errors import UsageError
-from .options import _params_option
+from .options import _params_option, circuit_name
 
 
 @click.command()
-@click.argument("circuit", metavar="CIRCUIT|FILE.cir")
+@click.argument("circuit", metavar="CIRCUIT|FILE.cir", callback=circuit_name)
 @click.option("--traces", type=click.Path(dir_okay=False), help="recorded trace to replay (.csv or .npz)")
 @click.option("--record", "record", is_flag=True, help="record a trace from the software twin instead")
 @click.option("-o", "--output", type=click.Path(), help="report folder (replay) or trace file (--record)")

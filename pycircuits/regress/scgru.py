@@ -106,21 +106,47 @@ def load_trace(path: str | Path) -> Trace:
         raise FileFormatError(f"{path}: not a pycircuits trace (missing {', '.join(missing)})")
     if str(raw["format"]) != TRACE_FORMAT:
         raise FileFormatError(f"{path}: format is {str(raw['format'])!r}, expected {TRACE_FORMAT!r}")
-    if int(raw["version"]) != TRACE_VERSION:
-        raise FileFormatError(f"{path}: trace version {int(raw['version'])} is not supported "
+    version = _scalar(path, raw, "version", None)
+    if version != TRACE_VERSION:
+        raise FileFormatError(f"{path}: trace version {version:g} is not supported "
                               f"(this pycircuits reads version {TRACE_VERSION})")
     try:
-        q = Quantization(**{k: tuple(v) if isinstance(v, list) else v
-                            for k, v in json.loads(str(raw["quantization"])).items()})
+        fields = json.loads(str(raw["quantization"]))
+        if not isinstance(fields, dict):
+            raise TypeError(f"quantization must be a JSON object, got {type(fields).__name__}")
+        q = Quantization(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
         weights = MinGRUWeights(**{k: raw[k] for k in _WEIGHT_KEYS})
         prov = json.loads(str(raw["provenance"])) if "provenance" in raw else {}
     except (ParameterError, TypeError, ValueError) as exc:
         raise FileFormatError(f"{path}: bad weights or quantization ({exc})") from None
-    trace = Trace(str(raw["circuit"]), raw["inputs"], raw["h"].astype(float), raw["y"], weights, q,
-                  raw["h0"].astype(float), float(raw.get("tol_h_lsb", 2.0)),
-                  float(raw.get("min_agreement", 0.99)), prov)
+    tol = _scalar(path, raw, "tol_h_lsb", 2.0)
+    agreement = _scalar(path, raw, "min_agreement", 0.99)
+    if tol < 0:
+        raise FileFormatError(f"{path}: tol_h_lsb must be >= 0, got {tol:g}")
+    if not 0 <= agreement <= 1:
+        raise FileFormatError(f"{path}: min_agreement must be within [0, 1], got {agreement:g}")
+    trace = Trace(str(raw["circuit"]), _numbers(path, raw, "inputs"), _numbers(path, raw, "h"),
+                  _numbers(path, raw, "y"), weights, q, _numbers(path, raw, "h0"), tol, agreement, prov)
     _check_shapes(path, trace)
     return trace
+
+
+def _numbers(path: Path, raw: Mapping[str, np.ndarray], key: str) -> np.ndarray:
+    """``raw[key]`` as numbers: one line naming the field when it holds text or objects."""
+    arr = np.asarray(raw[key])
+    if arr.dtype.kind not in "biuf":
+        raise FileFormatError(f"{path}: {key} must hold numbers, got {arr.dtype} values")
+    return arr.astype(float) if key in ("h", "h0") else arr
+
+
+def _scalar(path: Path, raw: Mapping[str, np.ndarray], key: str, default: float | None) -> float:
+    """A finite scalar field, or ``default`` when the file has none."""
+    if key not in raw and default is not None:
+        return default
+    arr = _numbers(path, raw, key)
+    if arr.shape != () or not np.isfinite(arr):
+        raise FileFormatError(f"{path}: {key} must be one finite number, got {arr.tolist()!r}")
+    return float(arr)
 
 
 def _check_shapes(path: Path, t: Trace) -> None:
@@ -132,8 +158,9 @@ def _check_shapes(path: Path, t: Trace) -> None:
     for name, arr in (("h", t.h), ("y", t.y)):
         if arr.shape != (n_steps, n_hidden):
             raise FileFormatError(f"{path}: {name} has shape {arr.shape}, expected ({n_steps}, {n_hidden})")
-    if not np.all(np.isfinite(t.h)):
-        raise FileFormatError(f"{path}: h holds non-finite values")
+    for name, arr in (("h", t.h), ("h0", t.h0)):
+        if not np.all(np.isfinite(arr)):
+            raise FileFormatError(f"{path}: {name} holds non-finite values")
 
 
 @dataclass

@@ -39,6 +39,7 @@ from .worker import PointResult, execute_batch, worker_main
 
 OnResult = Callable[[PointResult], None]
 _MAX_START_FAILURES = 3
+_WAIT_SLICE_S = 3600.0
 
 
 def _failure(task: Task, batch: Batch, error: str, error_type: str) -> PointResult:
@@ -131,7 +132,8 @@ class LocalExecutor:
                             self._died(slot, on_result, pending)
                 busy = [s for s in slots if s is not None and s.batch is not None]
                 deadlines = [s.deadline for s in busy if s.deadline is not None]
-                timeout = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+                # wait in slices: the OS poll takes milliseconds in 32 bits (24.8 days at most)
+                timeout = min(_WAIT_SLICE_S, max(0.0, min(deadlines) - time.monotonic())) if deadlines else None
                 wait([s.conn for s in busy] + [s.proc.sentinel for s in busy], timeout)
                 for s in busy:
                     self._drain(s, on_result, pending)

@@ -478,6 +478,10 @@ def load_plan_file(path: str | Path) -> dict[str, Any]:
         out["circuit"] = str(path.parent / out["circuit"])
     if "corner" in out:
         out["corners"] = out.pop("corner")
+    corners = out.get("corners")
+    if corners is not None and not (isinstance(corners, str) or
+                                    (isinstance(corners, list) and all(isinstance(c, str) for c in corners))):
+        raise UsageError(f'sweep file {path}: corners must be a string or a list of strings, like ["tt", "ss"]')
     for key, v in out.get("params", {}).items():
         if isinstance(v, (dict, bool)) or (isinstance(v, list) and any(isinstance(x, (dict, list)) for x in v)):
             raise UsageError(f"sweep file {path}: params.{key} must be a number, a string or a list of numbers")

@@ -71,6 +71,30 @@ def test_bad_input_gives_one_line_and_exit_2(tmp_path, args, needle):
     assert list(tmp_path.iterdir()) == []  # refused before anything was written
 
 
+@pytest.mark.parametrize("corners", ["5", '["tt", 5]'])
+def test_plan_corners_that_are_not_names(tmp_path, corners):
+    (tmp_path / "p.toml").write_text(f'circuit = "inverter"\ncorners = {corners}\n[vary]\nwn = "list:1u,2u"\n')
+    r = cli("sweep", "--plan", "p.toml", "--no-cache", "-o", "s.nc", cwd=tmp_path)
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [
+        'pycircuits: error: sweep file p.toml: corners must be a string or a list of strings, like ["tt", "ss"]']
+
+
+def test_the_longest_timeout_is_accepted(tmp_path):
+    # 30 days: past 24.8 days the OS poll's milliseconds overflow, so the executor waits in slices
+    r = cli("sweep", "rc", "--vary", "r=list:1k,2k", "--timeout", "2592000", "--no-cache", "-o", "s.nc",
+            cwd=tmp_path)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+
+
+def test_a_circuit_name_that_is_also_a_file_here(tmp_path):
+    (tmp_path / "rc").write_text("deck\n.control\nshell touch PWNED\n.endc\n.end\n")
+    r = cli("run", "rc", cwd=tmp_path)
+    assert r.returncode == 0 and "tau_s" in r.stdout
+    assert r.stderr.strip().splitlines() == [
+        "note: rc is the built-in circuit; to use the file rc here, give it as ./rc"]
+    assert not (tmp_path / "PWNED").exists()
+
+
 def test_list_shows_parameters_with_unit_range_and_doc():
     r = cli("list", "rc")
     assert r.returncode == 0
