@@ -69,6 +69,8 @@ def test_devices_and_fifos_are_never_written(tmp_path):
     os.mkfifo(tmp_path / "fifo.nc")
     for args in (["run", "rc", "--backend", "batch", "--raw", "null.raw"],
                  ["run", "rc", "--backend", "batch", "--raw", "fifo.raw"],
+                 ["run", "rc", "--raw", "null.raw"],
+                 ["run", "rc", "--raw", "fifo.raw"],
                  ["run", "rc", "-o", "fifo.nc"],
                  ["sweep", "rc", "--vary", "r=list:1k", "--no-cache", "-o", "fifo.nc"]):
         one_line_exit_2(cli(*args, cwd=tmp_path), "is not a regular file")
@@ -76,8 +78,9 @@ def test_devices_and_fifos_are_never_written(tmp_path):
     assert stat.S_ISFIFO(os.stat(tmp_path / "fifo.raw").st_mode)
 
 
-def test_the_raw_file_appears_only_complete(tmp_path):
-    r = cli("run", "rc", "--backend", "batch", "--raw", "w.raw", cwd=tmp_path)
+@pytest.mark.parametrize("backend", ["batch", "session"])
+def test_the_raw_file_appears_only_complete(tmp_path, backend):
+    r = cli("run", "rc", "--backend", backend, "--raw", "w.raw", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "w.raw").read_bytes().startswith(b"Title:")
     assert [p.name for p in tmp_path.iterdir()] == ["w.raw"]  # no temporary left beside it

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import UsageError
 from ..files import atomic_write, jsonable, write_netcdf
-from ..spice import DEFAULT_THREADS, Waveforms, check_threads, run_batch, simulate
+from ..spice import DEFAULT_THREADS, Waveforms, check_threads, default_session, run_batch, simulate
 
 
 @dataclass
@@ -90,16 +90,16 @@ def _short(v: Any) -> str:
 
 
 def execute(netlist: str, backend: str, raw: str | None = None, threads: int | None = None) -> Waveforms:
-    """Run a netlist on a backend; ``raw`` keeps the raw file (batch backend only).
+    """Run a netlist on a backend; ``raw`` keeps ngspice's raw file at that path (either backend).
 
     ``threads``: ngspice's OpenMP threads (None: one, ngspice's setting in this package).
     """
     if threads is not None:
         check_threads(threads)
-    if raw:
-        if backend != "batch":
-            raise UsageError("--raw keeps ngspice's own raw file: use it with --backend batch")
+    if raw and backend == "batch":
         return run_batch(netlist, raw_out=raw, threads=threads or DEFAULT_THREADS)
+    if raw and backend == "session":
+        return default_session(threads).run(netlist, raw_out=raw)
     return simulate(netlist, backend=backend, threads=threads)
 
 

@@ -116,7 +116,7 @@ def _write_text(path: Path, text: str) -> None:
 @_pdk_options
 @click.option("--backend", type=click.Choice(["session", "batch"]), default="session", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="save waveforms (.nc or .npz)")
-@click.option("--raw", "raw", type=click.Path(dir_okay=False), help="keep ngspice's raw file (batch backend)")
+@click.option("--raw", "raw", type=click.Path(dir_okay=False), help="keep ngspice's raw file (either backend)")
 @click.option("--plot", "plot", type=click.Path(dir_okay=False), help="PNG of the key waveforms")
 @click.option("--json", "as_json", is_flag=True, help="print the measures as JSON")
 @_threads_option

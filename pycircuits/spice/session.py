@@ -10,6 +10,7 @@ and removing the circuit (``remcirc``) when another replaces it.
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Mapping
 
@@ -20,6 +21,8 @@ from .messages import measure_results, raise_for_errors, warnings_of
 from .ngshared import NgShared
 from .reduce import reduce_deck
 from .waveforms import Waveforms, netlist_hash
+
+_SAFE_PATH = re.compile(r"^[A-Za-z0-9_./+-]+$")
 
 
 class Session:
@@ -113,8 +116,13 @@ class Session:
         self._dirty = False
         self.loads += 1
 
-    def run(self, netlist: str, params: Mapping[str, float] | None = None) -> Waveforms:
+    def run(self, netlist: str, params: Mapping[str, float] | None = None,
+            raw_out: str | os.PathLike[str] | None = None) -> Waveforms:
         """Run ``netlist`` (loaded only if it is not the loaded one) with ``.param`` overrides.
+
+        ``raw_out`` keeps the run's vectors as an ngspice raw file (ngspice's
+        own ``write``, binary, as ``ngspice -b -r`` writes it), placed at that
+        path only once complete.
 
         ``params`` maps ``.param`` names to numbers; they are applied with
         ``alterparam`` and take effect after ``reset``.  Parameters given in an
@@ -148,6 +156,8 @@ class Session:
             plot = self._ng.current_plot()
             vectors = self._ng.vectors(plot)
             t3 = time.perf_counter()
+            if raw_out is not None and vectors and plot != "const":
+                self._write_raw(raw_out)
         finally:
             self._ng.free_plots()
         t4 = time.perf_counter()
@@ -163,6 +173,23 @@ class Session:
             netlist_hash=self._loaded_hash or "", wall_time_s=time.perf_counter() - t0,
             analysis_time_s=analysis_s, warnings=warnings_of(lines), backend="session",
             meas=meas, meas_failed=meas_failed)
+
+    def _write_raw(self, target: str | os.PathLike[str]) -> None:
+        """ngspice's ``write`` of the current plot into a private folder, then moved to ``target``."""
+        import shutil
+        import tempfile
+
+        from ..files import atomic_write
+        # The command line takes the path as a word: write where no quoting can be needed.
+        base = next((d for d in (tempfile.gettempdir(), "/tmp") if _SAFE_PATH.match(d)), None)
+        if base is None:
+            raise NetlistError("no temporary folder with a plain path for ngspice's raw file; set TMPDIR")
+        with tempfile.TemporaryDirectory(prefix=f"pycircuits-raw-{os.getpid()}-", dir=base) as tmp:
+            raw = os.path.join(tmp, "out.raw")
+            self._ng.command(f"write {raw}")
+            if not os.path.isfile(raw) or os.path.getsize(raw) == 0:
+                raise NetlistError("ngspice wrote no raw file")
+            atomic_write(target, lambda p: shutil.copyfile(raw, p))
 
     def close(self) -> None:
         """Remove the loaded circuit and free every plot."""

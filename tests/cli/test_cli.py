@@ -123,6 +123,24 @@ def test_run_writes_netcdf_npz_plot_and_json(tmp_path):
 
 
 @requires_ngspice
+def test_the_session_writes_the_raw_file_ngspice_b_writes(tmp_path):
+    import numpy as np
+
+    from pycircuits.spice.rawfile import read_raw
+    for backend in ("session", "batch"):
+        r = cli("run", "rc", "--backend", backend, "-o", f"{backend}.npz", "--raw", f"{backend}.raw", cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+    (session,), (batch,) = read_raw(tmp_path / "session.raw"), read_raw(tmp_path / "batch.raw")
+    assert session.plotname == batch.plotname == "Transient Analysis"
+    s, b = session.vectors(), batch.vectors()
+    assert set(s) == set(b) and {"time", "v(out)", "v(in)"} <= set(s)
+    for name in s:  # the same analysis, bit for bit, written by ngspice's write and by -r
+        assert np.array_equal(s[name], b[name]), name
+    returned = np.load(tmp_path / "session.npz")
+    assert np.array_equal(returned["vec:v(out)"], s["v(out)"])
+
+
+@requires_ngspice
 def test_run_of_a_netlist_file_with_param_override(tmp_path):
     r = cli("netlist", "rc", "-o", "rc.cir", cwd=tmp_path)
     assert r.returncode == 0
@@ -159,3 +177,13 @@ def test_control_characters_from_a_plan_file_stay_on_one_line(tmp_path):
     r = cli("sweep", "--plan", "p.toml", "-o", "s.nc", cwd=tmp_path)
     lines = r.stderr.strip().splitlines()
     assert r.returncode == 2 and len(lines) == 1 and "unknown parameter r\\nshell x" in lines[0], r.stderr
+
+
+@requires_ngspice
+def test_spicelib_reads_the_session_raw_file(tmp_path):
+    spicelib = pytest.importorskip("spicelib")  # in the bench extra
+    import numpy as np
+    assert cli("run", "rc", "-o", "w.npz", "--raw", "w.raw", cwd=tmp_path).returncode == 0
+    # ngspice 39 writes no "Command:" line, by which spicelib tells dialects apart: name it
+    raw = spicelib.RawRead(str(tmp_path / "w.raw"), dialect="ngspice")
+    assert np.array_equal(raw.get_trace("v(out)").get_wave(), np.load(tmp_path / "w.npz")["vec:v(out)"])
