@@ -63,10 +63,11 @@ EXPERIMENTS := denram hierarchy nhc metaplastic pcm-trace memstack s4d mingru
 
 curves: setup  ## extract the curves the studies read, into out/curves
 	@mkdir -p $(OUT)/curves
-	@for r in $(CURVES); do $(VPY) -m pycircuits extract $$r --run -o $(OUT)/curves/$$r.json || exit $$?; done
+	@n=0; for r in $(CURVES); do n=$$((n+1)); echo "curve $$n/$(words $(CURVES)): $$r"; \
+	  $(VPY) -m pycircuits extract $$r --run -o $(OUT)/curves/$$r.json || exit $$?; done
 
 experiments: curves  ## every study's full run on those curves, into out/network
-	@for e in $(EXPERIMENTS); do \
+	@n=0; for e in $(EXPERIMENTS); do n=$$((n+1)); echo "study $$n/$(words $(EXPERIMENTS)): $$e"; \
 	  $(VPY) -m pycircuits network run $$e --curves $(OUT)/curves -o $(OUT)/network/$$e || exit $$?; done
 
 bench: setup  ## the engine benchmark

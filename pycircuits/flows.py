@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from . import progress
 from .circuits import generate, names, relocate_models
 from .circuits.run import run_circuit
 from .errors import FileFormatError, UsageError
@@ -49,8 +50,9 @@ def run_recipe_sweep(r: Recipe, mc: int = 50, seed: int = 1, jobs: int | None = 
         raise UsageError(f"-p {swept[0]}: recipe {r.name} sweeps {swept[0]} ({vary[swept[0]]}); run the sweep "
                          f"yourself (pycircuits sweep {r.circuit} --vary {swept[0]}=...) and extract from it")
     params = {k: v for k, v in {**spec.get("params", {}), **(overrides or {})}.items() if k not in vary}
-    return sweep(r.circuit, vary=vary, params=params, mc=mc if spec.get("mc", True) else 0,
-                 seed=seed, jobs=jobs, **kwargs)
+    with progress.stage(r.name):
+        return sweep(r.circuit, vary=vary, params=params, mc=mc if spec.get("mc", True) else 0,
+                     seed=seed, jobs=jobs, **kwargs)
 
 
 # ------------------------------------------------------------------ files to figures
@@ -137,7 +139,7 @@ def run_demo(out: Path, echo: Callable[[str], None] = print, mc: int = 20, quick
     echo(f"3/5 Monte Carlo sweep of the delay RRAM ({mc} samples per point)")
     recipe = get_recipe("denram-delay")
     sweep_nc = out / "denram-delay-sweep.nc"
-    ds = run_recipe_sweep(recipe, mc=2 if quick else mc, seed=1, jobs=jobs, output=sweep_nc, progress=False)
+    ds = run_recipe_sweep(recipe, mc=2 if quick else mc, seed=1, jobs=jobs, output=sweep_nc)
     written += [sweep_nc, sweep_nc.with_suffix(".csv")]
 
     echo("4/5 denram-delay TransferCurve")

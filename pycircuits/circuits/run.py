@@ -12,6 +12,7 @@ import numpy as np
 
 from ..errors import UsageError
 from ..files import atomic_write, jsonable, write_netcdf
+from ..progress import LOG
 from ..spice import DEFAULT_THREADS, Waveforms, check_threads, default_session, run_batch, simulate
 
 
@@ -97,10 +98,16 @@ def execute(netlist: str, backend: str, raw: str | None = None, threads: int | N
     if threads is not None:
         check_threads(threads)
     if raw and backend == "batch":
-        return run_batch(netlist, raw_out=raw, threads=threads or DEFAULT_THREADS)
-    if raw and backend == "session":
-        return default_session(threads).run(netlist, raw_out=raw)
-    return simulate(netlist, backend=backend, threads=threads)
+        waves = run_batch(netlist, raw_out=raw, threads=threads or DEFAULT_THREADS)
+    elif raw and backend == "session":
+        waves = default_session(threads).run(netlist, raw_out=raw)
+    else:
+        waves = simulate(netlist, backend=backend, threads=threads)
+    LOG.info("ran on ngspice %s, %s backend: %s analysis, %d vectors, %.3f s", waves.ngspice_version or "?",
+             waves.backend or backend, waves.analysis, len(waves.vectors), waves.wall_time_s)
+    for note in waves.warnings:
+        LOG.info("ngspice: %s", note)
+    return waves
 
 
 def run_circuit(name: str, values: Mapping[str, Any] | None = None, pdk: str = "generic130",

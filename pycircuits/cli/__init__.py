@@ -12,7 +12,7 @@ import warnings
 
 import click
 
-from .. import __version__
+from .. import __version__, progress
 from ..errors import PycircuitsError, UsageError
 from . import circuits, demo, doctor, extract, network, regress, sweep
 
@@ -39,8 +39,15 @@ class _Group(click.Group):
 
 @click.group(cls=_Group)
 @click.version_option(__version__, prog_name="pycircuits")
-def main() -> None:
+@click.option("-v", "--verbose", count=True,
+              help="say more on stderr: -v the engine and cache used and ngspice's notes, -vv ngspice's output")
+@click.option("-q", "--quiet", is_flag=True,
+              help="no progress bars, and log records only for errors (warnings about the input stay)")
+def main(verbose: int, quiet: bool) -> None:
     """Circuit-level SPICE co-simulation for neuromorphic hardware."""
+    if verbose and quiet:
+        raise UsageError("give -v or -q, not both")
+    progress.configure(verbose, quiet)
 
 
 for _module in (doctor, circuits, sweep, extract, network, regress, demo):

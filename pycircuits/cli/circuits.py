@@ -8,11 +8,11 @@ from pathlib import Path
 import click
 
 from ..errors import UsageError
-from .options import _params_option, _pdk_options, _threads_option, circuit_name, threads_value
+from .options import _params_option, _pdk_options, _threads_option, circuit_name, complete_circuit, threads_value
 
 
 @click.command("list")
-@click.argument("circuit", required=False, callback=circuit_name)
+@click.argument("circuit", required=False, callback=circuit_name, shell_complete=complete_circuit)
 def list_(circuit: str | None) -> None:
     """List circuits, or one circuit's parameters and measures."""
     from .. import circuits
@@ -70,7 +70,7 @@ def control_note(defn) -> None:
 
 
 @click.command()
-@click.argument("circuit", required=False, callback=circuit_name)
+@click.argument("circuit", required=False, callback=circuit_name, shell_complete=complete_circuit)
 @_params_option
 @_pdk_options
 @click.option("-o", "--output", type=click.Path(), help="write the netlist here (with --all: the folder)")
@@ -111,7 +111,7 @@ def _write_text(path: Path, text: str) -> None:
 
 
 @click.command()
-@click.argument("target", callback=circuit_name)
+@click.argument("target", callback=circuit_name, shell_complete=complete_circuit)
 @_params_option
 @_pdk_options
 @click.option("--backend", type=click.Choice(["session", "batch"]), default="session", show_default=True)

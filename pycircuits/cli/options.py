@@ -44,3 +44,11 @@ def circuit_name(ctx: click.Context, param: click.Parameter, value: str | None) 
                        f"./{value}", err=True)
     return value
 
+
+def complete_circuit(ctx: click.Context, param: click.Parameter, incomplete: str) -> list:
+    """Shell completion of a CIRCUIT argument: the built-in and plugin circuits, then deck files."""
+    from click.shell_completion import CompletionItem
+
+    from .. import circuits
+    items = [CompletionItem(n) for n in circuits.names() if n.startswith(incomplete)]
+    return [*items, CompletionItem(incomplete, type="file")]

@@ -8,11 +8,11 @@ from pathlib import Path
 import click
 
 from ..errors import UsageError
-from .options import _params_option, circuit_name
+from .options import _params_option, circuit_name, complete_circuit
 
 
 @click.command()
-@click.argument("circuit", metavar="CIRCUIT|FILE.cir", callback=circuit_name)
+@click.argument("circuit", metavar="CIRCUIT|FILE.cir", callback=circuit_name, shell_complete=complete_circuit)
 @click.option("--traces", type=click.Path(dir_okay=False), help="recorded trace to replay (.csv or .npz)")
 @click.option("--record", "record", is_flag=True, help="record a trace from the software twin instead")
 @click.option("-o", "--output", type=click.Path(), help="report folder (replay) or trace file (--record)")

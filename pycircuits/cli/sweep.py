@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import SimulationError, UsageError
 from ..spice.ngshared import DEFAULT_THREADS
-from .options import _threads_option, circuit_name, threads_value
+from .options import _threads_option, circuit_name, complete_circuit, threads_value
 
 
 def _number(text: str | None, what: str, kind: type = int) -> Any:
@@ -58,7 +58,7 @@ def _as_vary(items: list[Any]) -> dict[str, Any]:
 
 
 @click.command("sweep")
-@click.argument("circuit", required=False, callback=circuit_name)
+@click.argument("circuit", required=False, callback=circuit_name, shell_complete=complete_circuit)
 @click.option("--vary", multiple=True, metavar="NAME=SPEC",
               help="sweep a parameter: lin:A:B:N | log:A:B:N | list:a,b,c (repeat for a grid; first outermost)")
 @click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE", help="set a base parameter")

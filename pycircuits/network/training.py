@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from pycircuits import progress
 from pycircuits.network.layers import Layer
 
 __all__ = [
@@ -200,6 +201,7 @@ def train(
     lr_decay: float = 1.0,
     grad_clip: float | None = None,
     verbose: bool = False,
+    show_progress: bool | None = None,
 ) -> TrainHistory:
     """Train ``model`` with Adam on mini-batches; return the history.
 
@@ -208,32 +210,40 @@ def train(
     result is a deterministic function of the seed.  The learning rate is
     multiplied by ``lr_decay`` after every epoch; parameters are projected
     to their valid range (``model.constrain()``) after every step.
+
+    On a terminal an epoch bar shows the loss and accuracy (``show_progress``:
+    True/False forces it on or off; see :mod:`pycircuits.progress`); models
+    trained inside a study are numbered in its label.  ``verbose`` prints a
+    line per epoch.
     """
     gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     opt = Adam(model.parameters(), lr=lr, grad_clip=grad_clip)
     hist = TrainHistory()
     n = X.shape[0]
-    for epoch in range(epochs):
-        order = gen.permutation(n)
-        losses, correct, counted = [], 0, 0
-        for start in range(0, n, batch_size):
-            idx = order[start : start + batch_size]
-            logits = model.forward(X[idx], rng=gen)
-            loss, grad = loss_fn(logits, y[idx])
-            model.backward(grad)
-            opt.step()
-            model.constrain()
-            losses.append(loss * len(idx))
-            c, k = _accuracy_counts(logits, y[idx])
-            correct, counted = correct + c, counted + k
-        hist.loss.append(float(np.sum(losses)) / n)
-        hist.train_acc.append(correct / max(counted, 1))
-        if X_val is not None and y_val is not None:
-            hist.val_acc.append(evaluate(model, X_val, y_val))
-        if verbose:
-            val = f" val_acc {hist.val_acc[-1]:.3f}" if hist.val_acc else ""
-            print(f"epoch {epoch + 1}/{epochs} loss {hist.loss[-1]:.4f} train_acc {hist.train_acc[-1]:.3f}{val}")
-        opt.lr *= lr_decay
+    with progress.bar(epochs, f"model {progress.next_model()}", "epoch", show=show_progress, leave=False) as bar:
+        for epoch in range(epochs):
+            order = gen.permutation(n)
+            losses, correct, counted = [], 0, 0
+            for start in range(0, n, batch_size):
+                idx = order[start : start + batch_size]
+                logits = model.forward(X[idx], rng=gen)
+                loss, grad = loss_fn(logits, y[idx])
+                model.backward(grad)
+                opt.step()
+                model.constrain()
+                losses.append(loss * len(idx))
+                c, k = _accuracy_counts(logits, y[idx])
+                correct, counted = correct + c, counted + k
+            hist.loss.append(float(np.sum(losses)) / n)
+            hist.train_acc.append(correct / max(counted, 1))
+            if X_val is not None and y_val is not None:
+                hist.val_acc.append(evaluate(model, X_val, y_val))
+            if verbose:
+                val = f" val_acc {hist.val_acc[-1]:.3f}" if hist.val_acc else ""
+                print(f"epoch {epoch + 1}/{epochs} loss {hist.loss[-1]:.4f} train_acc {hist.train_acc[-1]:.3f}{val}")
+            opt.lr *= lr_decay
+            bar.set_postfix(loss=f"{hist.loss[-1]:.3f}", acc=f"{hist.train_acc[-1]:.3f}", refresh=False)
+            bar.update()
     return hist
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..errors import SimulationTimeout
 from .deck import analysis_of
-from .messages import measure_results, ngspice_executable, ngspice_version, raise_for_errors, warnings_of
+from .messages import log_output, measure_results, ngspice_executable, ngspice_version, raise_for_errors, warnings_of
 from .ngshared import check_threads
 from .rawfile import read_raw
 from .waveforms import Waveforms, netlist_hash
@@ -97,6 +97,7 @@ def run_batch(netlist: str, timeout_s: float = 600.0, raw_out: str | Path | None
             raise SimulationTimeout(f"ngspice -b exceeded the {timeout_s:g} s limit and was killed") from None
         wall = time.perf_counter() - t0
         lines = out.splitlines()
+        log_output(lines, "ngspice -b")
         failed = proc.returncode != 0 or not raw.exists() or raw.stat().st_size == 0
         raise_for_errors(lines, failed=failed)
         plots = read_raw(raw)

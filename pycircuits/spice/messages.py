@@ -11,6 +11,7 @@ ngspice's own words and the offending netlist line.
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import re
 import shutil
@@ -74,6 +75,15 @@ def classify(lines: list[str]) -> tuple[list[str], list[str]]:
         elif _ERROR.search(line):
             errors.append(line)
     return info, errors
+
+
+def log_output(lines: list[str], source: str) -> None:
+    """ngspice's whole output at DEBUG on the ``pycircuits`` logger (``pycircuits -vv``)."""
+    from ..progress import LOG
+    if LOG.isEnabledFor(logging.DEBUG):
+        for line in lines:
+            if line.strip():
+                LOG.debug("%s: %s", source, line.rstrip())
 
 
 def warnings_of(lines: list[str]) -> list[str]:

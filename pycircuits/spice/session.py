@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from ..errors import NetlistError
 from ..params import fmt
 from .deck import PARAM_NAME, analysis_of, param_value
-from .messages import measure_results, raise_for_errors, warnings_of
+from .messages import log_output, measure_results, raise_for_errors, warnings_of
 from .ngshared import NgShared
 from .reduce import reduce_deck
 from .waveforms import Waveforms, netlist_hash
@@ -148,6 +148,7 @@ class Session:
         t1 = time.perf_counter()
         lines = self._ng.command("run", check=False)
         t2 = time.perf_counter()
+        log_output(lines, "ngspice (session)")
         analysis_s = t2 - t1
         self.runs += 1
         self._dirty = True

@@ -22,6 +22,7 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
+from pycircuits import progress
 from pycircuits.errors import UsageError
 from pycircuits.network.hardware import HardwareModel
 
@@ -61,7 +62,8 @@ def run_experiment(
     hw = HardwareModel.from_curves(curves_dir, **study.hw_options)
     out = Path("out") / "network" / name if out_dir is None else Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    metrics, table, files = study.runner(hw, cfg, seed, out)
+    with progress.stage(name):
+        metrics, table, files = study.runner(hw, cfg, seed, out)
     sources = {k: v for k, v in hw.sources.items() if k in study.uses}
     payload = {
         "experiment": name,

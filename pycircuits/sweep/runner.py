@@ -15,9 +15,10 @@ from typing import Any
 from .. import __version__
 from ..errors import UsageError
 from ..files import check_folder_writable, jsonable
+from ..progress import LOG, bar
 from ..spice.ngshared import DEFAULT_THREADS, check_threads
 from .batches import batch_size, make_batches, prepare
-from .cache import MEASURE_CODE_VERSION, Cache, default_cache_dir
+from .cache import MEASURE_CODE_VERSION, Cache, Entry, default_cache_dir
 from .executor import LocalExecutor
 from .plan import build_plan
 from .worker import PointResult
@@ -71,11 +72,7 @@ def _cache_of(cache: str | Path | bool | None) -> Cache:
 
 
 def _progress(total: int, initial: int, show: bool | None):
-    from tqdm import tqdm
-    if show is None:
-        show = sys.stderr.isatty()
-    return tqdm(total=total, initial=initial, disable=not show, file=sys.stderr, unit="pt",
-                desc="sweep", dynamic_ncols=True, smoothing=0.1)
+    return bar(total, "sweep", "pt", initial=initial, show=show)
 
 
 def _executor(jobs: int | None, scheduler: str | None, timeout_s: float, recycle: int,
@@ -177,6 +174,11 @@ def sweep(circuit: str, vary: Mapping[str, Any] | Iterable[Any] | None = None,
     stats.n_loads = sum(stats.loads.values())
     stats.n_failed = sum(1 for r in results if not r.entry.ok)
     stats.wall_time_s = time.perf_counter() - t0
+    LOG.info("sweep of %s: %d points on ngspice %s, executor %s, %d ngspice thread(s); cache %s: "
+             "%d served, %d computed, %d failed (%.1f s)", plan.circuit, stats.n_points, version, stats.executor,
+             threads, store.root if store.enabled else "off", stats.n_cached, stats.n_computed, stats.n_failed,
+             stats.wall_time_s)
+    _log_notes(r.entry for r in results)
     if stats.n_cache_failed:
         sys.stderr.write(f"pycircuits: warning: {stats.n_cache_failed} of {stats.n_computed} computed points could "
                          f"not be stored in the cache ({stats.cache_error}); a resume computes them again\n")
@@ -190,6 +192,16 @@ def sweep(circuit: str, vary: Mapping[str, Any] | Iterable[Any] | None = None,
     if output is not None:
         write_dataset(ds, output, to_csv(ds, plan, points))
     return ds
+
+
+def _log_notes(entries: Iterable[Entry]) -> None:
+    """ngspice's notes and warnings of the points, each distinct one once, with how many points gave it."""
+    counts: dict[str, int] = {}
+    for e in entries:
+        for note in e.meta.get("ngspice_notes", ()):
+            counts[note] = counts.get(note, 0) + 1
+    for note, n in counts.items():
+        LOG.info("ngspice (%d point%s): %s", n, "" if n == 1 else "s", note)
 
 
 def _base_params(defn, plan) -> dict[str, Any]:

@@ -93,6 +93,8 @@ def run_point(session, defn, batch: Batch, task: Task) -> PointResult:
         entry.meta = {"analysis_time_s": waves.analysis_time_s, "ngspice_version": waves.ngspice_version}
         if waves.meas_failed:
             entry.meta["meas_failed"] = dict(waves.meas_failed)
+        if waves.warnings:
+            entry.meta["ngspice_notes"] = list(waves.warnings)
     entry.meta["wall_time_s"] = time.perf_counter() - t0
     return PointResult(task.index, task.key, entry, loads=session.loads - loads, runs=session.runs - runs,
                        pid=os.getpid(), batch_id=batch.batch_id)
