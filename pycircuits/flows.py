@@ -31,6 +31,7 @@ from .errors import FileFormatError, UsageError
 from .extract.curve import TransferCurve
 from .extract.recipes import Recipe, build_curve, get_recipe
 from .files import atomic_write_text
+from .htmlreport import write_report
 from .plots import plot_curve, plot_sweep_figure
 
 # Past this, matplotlib's tick arithmetic overflows; no physical curve comes near it.
@@ -161,14 +162,15 @@ def run_demo(out: Path, echo: Callable[[str], None] = print, mc: int = 20, quick
     echo("5/5 DenRAM network: ideal vs mapped through the delay curve")
     table = _network(out, curves, quick, lines)
     report = atomic_write_text(out / "report.md", "\n".join(lines) + "\n")
-    written.append(report)
+    page, _ = write_report(out, out / "report.html")
+    written += [report, page]
 
     echo("")
     echo(f"delay law: every sample within {100 * err:.1f} % of R*C*ln(VDD/(VDD-Vth)) over "
          f"{curve.x[0]:.3g}..{curve.x[-1]:.3g} Ohm")
     for row in table:
         echo("  " + row)
-    echo(f"report: {report} ({time.perf_counter() - t0:.0f} s)")
+    echo(f"report: {report} and {page.name}, one file to mail ({time.perf_counter() - t0:.0f} s)")
     return written
 
 

@@ -14,7 +14,7 @@ import click
 
 from .. import __version__, progress
 from ..errors import PycircuitsError, UsageError
-from . import circuits, demo, doctor, extract, network, regress, sweep
+from . import circuits, demo, doctor, extract, network, regress, report, sweep
 
 
 def one_line(message: object) -> str:
@@ -50,7 +50,7 @@ def main(verbose: int, quiet: bool) -> None:
     progress.configure(verbose, quiet)
 
 
-for _module in (doctor, circuits, sweep, extract, network, regress, demo):
+for _module in (doctor, circuits, sweep, extract, network, regress, report, demo):
     for _command in _module.commands:
         main.add_command(_command)
 
