@@ -13,7 +13,7 @@ from os import PathLike
 import h5py
 import numpy as np
 
-from pycircuits.errors import FileFormatError, ParameterError
+from pycircuits.errors import FileFormatError, ParameterError, UsageError
 
 __all__ = [
     "ECG_CLASSES",
@@ -403,34 +403,64 @@ def _glyphs() -> np.ndarray:
     return np.array([[[c == "X" for c in row] for row in g] for g in _GLYPHS], dtype=float)
 
 
-def digits_task(seed: int, n_train: int, n_test: int) -> tuple[np.ndarray, ...]:
-    """(x_train, y_train, x_test, y_test, perm): 64-pixel digits, inputs in ~[-1, 1]; ``perm`` gives task B."""
-    rng = np.random.default_rng(seed)
-    try:  # pragma: no cover - sklearn absent in the reference environment
-        from sklearn.datasets import load_digits
+DIGITS_SAMPLES = 1797  # sklearn's load_digits: the UCI handwritten digits' test part, 8x8, 16 grey levels
+DIGIT_SOURCES = ("sklearn", "glyphs")
+STUDIES_EXTRA = "pip install 'pycircuits[studies]'"
 
-        d = load_digits()
-        x_all, y_all = d.data / 8.0 - 1.0, d.target.astype(int)
-        order = rng.permutation(len(y_all))
-        n_train = min(n_train, len(y_all) - n_test)
-        x_all, y_all = x_all[order], y_all[order]
-        xtr, ytr = x_all[:n_train], y_all[:n_train]
-        xte, yte = x_all[n_train:n_train + n_test], y_all[n_train:n_train + n_test]
+
+def load_digits() -> tuple[np.ndarray, np.ndarray]:
+    """The 1,797 real handwritten 8x8 digits that scikit-learn ships in its wheel (no download).
+
+    Returns (x, y): x (1797, 64) float64, ink 0..16 scaled to [-1, 1]; y (1797,) int labels 0..9.
+    Without scikit-learn: :class:`UsageError` naming the extra to install.
+    """
+    try:
+        from sklearn.datasets import load_digits as _load
     except ImportError:
-        g = _glyphs()
+        raise UsageError(f"the handwritten digits come with scikit-learn: {STUDIES_EXTRA}") from None
+    d = _load()
+    return d.data / 8.0 - 1.0, d.target.astype(int)
 
-        def draw(n: int) -> tuple[np.ndarray, np.ndarray]:
-            y = rng.integers(0, 10, n)
-            img = g[y].copy()
-            sx, sy = rng.integers(-1, 2, n), rng.integers(-1, 2, n)
-            for i in range(n):
-                img[i] = np.roll(np.roll(img[i], sy[i], axis=0), sx[i], axis=1)
-            img *= rng.uniform(0.6, 1.0, (n, 1, 1))
-            img = np.where(rng.random(img.shape) < 0.03, 1.0 - img, img)  # pixel flips
-            img += 0.2 * rng.standard_normal(img.shape)
-            return 2.0 * img.reshape(n, 64) - 1.0, y
 
-        xtr, ytr = draw(n_train)
-        xte, yte = draw(n_test)
+def _glyph_digits(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` synthetic digits: the ten glyphs shifted by -1..1 pixel, dimmed, 3 % pixel flips, noise."""
+    g = _glyphs()
+    y = rng.integers(0, 10, n)
+    img = g[y].copy()
+    sx, sy = rng.integers(-1, 2, n), rng.integers(-1, 2, n)
+    for i in range(n):
+        img[i] = np.roll(np.roll(img[i], sy[i], axis=0), sx[i], axis=1)
+    img *= rng.uniform(0.6, 1.0, (n, 1, 1))
+    img = np.where(rng.random(img.shape) < 0.03, 1.0 - img, img)  # pixel flips
+    img += 0.2 * rng.standard_normal(img.shape)
+    return 2.0 * img.reshape(n, 64) - 1.0, y
+
+
+def digits_task(seed: int, n_train: int, n_test: int, source: str = "sklearn") -> tuple[np.ndarray, ...]:
+    """(x_train, y_train, x_test, y_test, perm): 64-pixel digits, inputs in ~[-1, 1]; ``perm`` gives task B.
+
+    ``source="sklearn"``: the real handwritten digits (:func:`load_digits`),
+    split by a permutation drawn from ``seed`` into disjoint train and test
+    sets (``n_train + n_test <= 1797``).  ``source="glyphs"``: synthetic
+    digits drawn from ten glyphs, as many as asked, for tests that need a
+    tiny task without scikit-learn.  ``perm`` is a fixed pixel permutation
+    drawn from ``seed`` (the permuted-digits task B).
+    """
+    _positive_int("n_train", n_train)
+    _positive_int("n_test", n_test)
+    rng = np.random.default_rng(seed)
+    if source == "sklearn":
+        if n_train + n_test > DIGITS_SAMPLES:
+            raise UsageError(f"the handwritten digits are {DIGITS_SAMPLES} samples: n_train + n_test = "
+                             f"{n_train + n_test} is more")
+        x_all, y_all = load_digits()
+        order = rng.permutation(DIGITS_SAMPLES)
+        tr, te = order[:n_train], order[n_train:n_train + n_test]
+        xtr, ytr, xte, yte = x_all[tr], y_all[tr], x_all[te], y_all[te]
+    elif source == "glyphs":
+        xtr, ytr = _glyph_digits(rng, n_train)
+        xte, yte = _glyph_digits(rng, n_test)
+    else:
+        raise UsageError(f"digits source {source!r}: choose from {', '.join(DIGIT_SOURCES)}")
     perm = rng.permutation(64)
     return xtr, ytr, xte, yte, perm

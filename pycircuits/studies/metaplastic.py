@@ -63,12 +63,10 @@ Adam's two moment estimates are optimizer state of training, as large for a
 32-bit baseline trained with Adam; they are reported beside the ratio
 (``optimizer_state_bits``), not counted in it.
 
-**Tasks.**  Task A is 8x8 digits (:func:`digits_task`).
-``sklearn.datasets.load_digits`` is used when sklearn is importable;
-otherwise (the default environment has no sklearn) a deterministic synthetic
-stand-in: ten hand-drawn 8x8 digit glyphs, each sample shifted by -1..1 pixel
-in x and y, with random stroke intensity, pixel dropout/flips and Gaussian
-noise, drawn from ``numpy.random`` seeded per seed.  Task B is the same data
+**Tasks.**  Task A is the 1,797 real handwritten 8x8 digits that
+scikit-learn ships (:func:`~pycircuits.network.tasks.load_digits`), split
+80/20 by the seed; ``digits="glyphs"`` swaps in synthetic digits drawn from
+ten glyphs for tests.  Task B is the same data
 with one fixed (per seed) pixel permutation (permuted-digits continual
 learning).  A full-precision network (float weights, no devices, Adam with step
 ``FLOAT_REFERENCE_LR``) trained on task A alone is reported as the reference
@@ -343,8 +341,9 @@ def train_task(net: QuantizedMLP, x: np.ndarray, y: np.ndarray, epochs: int, lr:
 @dataclass(frozen=True)
 class MetaplasticConfig:
     n_seeds: int = 5
-    n_train: int = 12000  # *(choose)* 3000 under-fits (A before B 0.91 vs 0.98) and gave (A after B, B) ~(0.52, 0.78)
-    n_test: int = 1000
+    n_train: int = 1437  # the 1,797 handwritten digits split 80/20 by the seed
+    n_test: int = 360
+    digits: str = "sklearn"  # the real handwritten digits (network.tasks.load_digits); "glyphs": synthetic
     n_hidden: int = 1024  # *(choose)* 512 -> 1024: (A after B, B) ~(0.78, 0.67) -> ~(0.69, 0.84) at m = 1.2
     bits: int = 2  # quantized (memristor) weight bits: 2**bits levels
     hidden_bits: int | None = 4  # fixed-point hidden weights; None = float
@@ -369,7 +368,7 @@ QUICK = METAPLASTIC_QUICK
 
 
 def _one_run(cfg: MetaplasticConfig, sub_seed: int, m: float, devices: DeviceLevels | None) -> dict[str, Any]:
-    xtr, ytr, xte, yte, perm = digits_task(sub_seed, cfg.n_train, cfg.n_test)
+    xtr, ytr, xte, yte, perm = digits_task(sub_seed, cfg.n_train, cfg.n_test, cfg.digits)
     rng = np.random.default_rng([sub_seed, 1])
     net = QuantizedMLP(64, cfg.n_hidden, 10, cfg.bits, rng, init=cfg.init, devices=devices,
                        device_rng=np.random.default_rng([sub_seed, 3]))
@@ -393,7 +392,7 @@ def _one_run(cfg: MetaplasticConfig, sub_seed: int, m: float, devices: DeviceLev
 
 def _float_reference(cfg: MetaplasticConfig, sub_seed: int) -> float:
     """Test accuracy on task A of the same network at full precision (no devices), Adam, task A only."""
-    xtr, ytr, xte, yte, _ = digits_task(sub_seed, cfg.n_train, cfg.n_test)
+    xtr, ytr, xte, yte, _ = digits_task(sub_seed, cfg.n_train, cfg.n_test, cfg.digits)
     net = QuantizedMLP(64, cfg.n_hidden, 10, None, np.random.default_rng([sub_seed, 1]), init=cfg.init)
     train_task(net, xtr, ytr, cfg.epochs_a, lr=FLOAT_REFERENCE_LR, m=0.0, batch=cfg.batch,
                rng=np.random.default_rng([sub_seed, 2]), optimizer="adam")

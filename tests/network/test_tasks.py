@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import h5py
 import numpy as np
 import pytest
@@ -207,3 +209,59 @@ def test_load_shd_refuses_a_file_without_the_shd_groups(tmp_path):
         f.create_dataset("labels", data=np.zeros(2, dtype=np.uint8))
     with pytest.raises(FileFormatError):
         load_shd(path)
+
+
+# ------------------------------------------------------------------ handwritten digits
+
+
+def test_the_handwritten_digits_are_the_1797_of_sklearn():
+    from pycircuits.network.tasks import DIGITS_SAMPLES, load_digits
+    x, y = load_digits()
+    assert x.shape == (DIGITS_SAMPLES, 64) == (1797, 64) and y.shape == (1797,)
+    assert sorted(set(y.tolist())) == list(range(10))
+    assert np.bincount(y).min() >= 170  # 174..183 of each digit
+    assert x.min() == -1.0 and x.max() == 1.0  # 0..16 grey levels on [-1, 1]
+    assert len(np.unique(x)) == 17
+
+
+def test_digit_splits_are_deterministic_disjoint_and_refuse_too_many():
+    from pycircuits.errors import UsageError
+    from pycircuits.network.tasks import digits_task, load_digits
+    a, b, c = digits_task(3, 1437, 360), digits_task(3, 1437, 360), digits_task(4, 1437, 360)
+    for u, v in zip(a, b, strict=True):
+        assert np.array_equal(u, v)
+    assert not np.array_equal(a[0], c[0])
+    x_all, _ = load_digits()
+    rows = {r.tobytes(): i for i, r in enumerate(x_all)}
+    train = {rows[r.tobytes()] for r in a[0]}
+    test = {rows[r.tobytes()] for r in a[2]}
+    # the UCI set holds a few identical images; apart from those the two sets share no sample
+    assert len(train) >= 1400 and len(test) >= 350 and len(train & test) <= 5
+    with pytest.raises(UsageError, match="1797 samples"):
+        digits_task(0, 1500, 400)
+    with pytest.raises(UsageError, match="glyphs"):
+        digits_task(0, 10, 10, source="mnist")
+
+
+def test_glyph_digits_remain_for_tiny_tasks():
+    from pycircuits.network.tasks import digits_task
+    xtr, ytr, xte, yte, perm = digits_task(0, 5000, 20, source="glyphs")
+    assert xtr.shape == (5000, 64) and set(ytr.tolist()) == set(range(10)) and xte.shape == (20, 64)
+    assert sorted(perm) == list(range(64))
+
+
+def test_without_sklearn_the_digits_name_the_extra(tmp_path):
+    import subprocess
+    import sys
+    (tmp_path / "sklearn").mkdir()
+    (tmp_path / "sklearn" / "__init__.py").write_text("raise ImportError('not installed')\n")
+    code = "from pycircuits.network.tasks import load_digits; load_digits()"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    assert "pip install 'pycircuits[studies]'" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "pycircuits", "network", "run", "crossbar", "--quick", "-o",
+                        str(tmp_path / "x")], capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines() == ["pycircuits: error: the handwritten digits come with scikit-learn: "
+                                             "pip install 'pycircuits[studies]'"]
