@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from pycircuits.network.hardware import HardwareModel
+from pycircuits.network.interchange import save_study_networks
 from pycircuits.network.layers import LIF, Dense, LeakyIntegrator
 from pycircuits.network.tasks import digits_task
 from pycircuits.network.tiling import CrossbarTiling
@@ -103,6 +104,9 @@ def runner(hw: HardwareModel, cfg: CrossbarStudyConfig, seed: int, out_dir: Path
                 chip = hw.replace(crossbar=t).map_network(net, k, DT_S)
                 acc.setdefault((tile, r), []).append(evaluate(chip, xte, yte))
                 err.setdefault((tile, r), []).append(read_error(t, net.layers[0].params["W"]))
+        if k == 0:  # the first seed's network, ideal and on the largest tiles with the worst wires
+            files_net = save_study_networks(out_dir, "crossbar", DT_S, net,
+                                            hw.replace(crossbar=tiling(cfg.tiles[-1], cfg.r_wire_per_m[-1])), k)
     metrics: dict[str, Any] = {"ideal": stat(ideal), "by_config": [
         {"tile": tile, "r_wire_per_m": r, "accuracy": stat(acc[tile, r]), "read_error_layer1": stat(err[tile, r])}
         for tile in cfg.tiles for r in cfg.r_wire_per_m]}
@@ -111,7 +115,7 @@ def runner(hw: HardwareModel, cfg: CrossbarStudyConfig, seed: int, out_dir: Path
         for r in cfg.r_wire_per_m:
             rows.append(row(f"tiles {tile}x{tile}, wire {r * 1e-6:g} Ohm/um: accuracy (layer-1 read error "
                             f"{100 * np.mean(err[tile, r]):.2f} %)", pct(stat(acc[tile, r]))))
-    files: list[str] = []
+    files: list[str] = list(files_net)
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     for r in cfg.r_wire_per_m:

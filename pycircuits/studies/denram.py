@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from pycircuits.network.hardware import DENRAM_DT_S, DENRAM_MAX_DELAY_S, HardwareModel, chip_rng, chip_seeds
+from pycircuits.network.interchange import save_study_networks
 from pycircuits.network.layers import DelayedDense, Dense, LeakyIntegrator, RecurrentLIF
 from pycircuits.network.tasks import delay_pattern, ecg_anomaly
 from pycircuits.network.training import Sequential, evaluate, train
@@ -125,8 +126,12 @@ def _denram_task_runs(
     data: tuple[np.ndarray, ...],
     chips: list[np.random.SeedSequence],
     train_seed: int,
+    keep: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Per chip: draw its delays, train at each noise k, evaluate ideal and on the chip."""
+    """Per chip: draw its delays, train at each noise k, evaluate ideal and on the chip.
+
+    ``keep`` receives the first chip's network trained at k = 0 (``"model"``) and that chip (``"chip"``).
+    """
     x, y, xt, yt = data
     n_in, n_out = x.shape[2], int(max(y.max(), yt.max())) + 1
     epochs = cfg.epochs if task == "pattern" else cfg.ecg_epochs
@@ -144,6 +149,8 @@ def _denram_task_runs(
             acc = hw_chip.replace(weight_noise=k).evaluate(model, xt, yt, [chip], DENRAM_DT_S)
             out.setdefault(f"hardware/k={k:g}", []).append(float(acc[0]))
             if k == 0:
+                if keep is not None and c == 0:
+                    keep.update(model=model, chip=chip)
                 # the same weights on a chip whose delay devices are programmed
                 # to the trained delays (curve.inverse -> curve.sample)
                 acc = hw.evaluate(model, xt, yt, [chip], DENRAM_DT_S)
@@ -166,13 +173,16 @@ def _run_denram(hw: HardwareModel, cfg: _DenramConfig, seed: int, out_dir: Path)
     metrics: dict[str, Any] = {}
     rows: list[Row] = []
     runs = {}
+    kept: dict[str, Any] = {}
     for task in ("pattern", "ecg"):
         data = _denram_task(cfg, task, seeds, hw.max_delay_s or DENRAM_MAX_DELAY_S)
-        runs[task] = _denram_task_runs(cfg, hw, task, data, chips, seeds[6] % 100_000)
+        runs[task] = _denram_task_runs(cfg, hw, task, data, chips, seeds[6] % 100_000,
+                                       kept if task == "pattern" else None)
         metrics.update({f"{task}/{key}": _stat(v) for key, v in runs[task].items() if "/" in key})
         metrics.update(_snn_and_costs(hw, cfg, task, data, seeds))
         rows += _denram_rows(task, metrics, hw.energy_per_event_j())
-    files: list[str] = []
+    # the delay-pattern network, ideal and on chip 0 with its delays programmed through the delay curve
+    files = save_study_networks(out_dir, "denram", DENRAM_DT_S, kept["model"], hw, kept["chip"])
     _plot_denram(metrics, runs, out_dir, files)
     return metrics, rows, files
 
