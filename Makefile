@@ -64,7 +64,7 @@ netlists: setup  ## regenerate the golden netlists in netlists/
 # The circuits' transfer curves the network studies read (a few minutes),
 # then every study's full run on them: the numbers of the README's table.
 CURVES := denram-delay pcm-drift pcm-step memstack-tau memstack-weight
-EXPERIMENTS := denram hierarchy nhc metaplastic pcm-trace memstack s4d mingru
+EXPERIMENTS := denram hierarchy nhc metaplastic pcm-trace memstack s4d crossbar mingru
 
 curves: setup  ## extract the curves the studies read, into out/curves
 	@mkdir -p $(OUT)/curves
