@@ -25,8 +25,8 @@ PARAM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MODEL_LINE = re.compile(r'^([ \t]*\.(lib|include|inc)[ \t]+)"?([^"\s]+)"?([^\n]*)$', re.IGNORECASE | re.MULTILINE)
 
 # analysis of a plot: session plot names (tran1, op2...) and raw-file plot names ("Transient Analysis")
-_ANALYSES = (("transient", "tran"), ("tran", "tran"), ("dc", "dc"), ("ac", "ac"), ("operating", "op"),
-             ("op", "op"), ("noise", "noise"))
+_ANALYSES = (("dc transfer", "dc"), ("transient", "tran"), ("tran", "tran"), ("dc", "dc"), ("ac", "ac"),
+             ("operating", "op"), ("op", "op"), ("noise", "noise"))
 
 
 def analysis_of(plot_name: str) -> str:
@@ -36,8 +36,8 @@ def analysis_of(plot_name: str) -> str:
     for key, short in _ANALYSES:
         if stem == key:
             return short
-    for key, short in _ANALYSES:
-        if len(key) > 3 and key in low:
+    for key, short in _ANALYSES:  # raw files' names: "Transient Analysis", "DC transfer characteristic"
+        if len(key) > 3 and low.startswith(key):
             return short
     return low.split()[0] if low else ""
 

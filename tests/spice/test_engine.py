@@ -150,3 +150,21 @@ def test_environment_without_ngspice_is_detected_by_doctor(clean_env, tmp_path):
     r = _cli(["doctor"], env)
     assert r.returncode == 2 and "MISSING" in r.stdout
     assert os.path.exists(sys.executable)
+
+
+@pytest.mark.parametrize("plot,short", [("Transient Analysis", "tran"), ("DC transfer characteristic", "dc"),
+                                        ("AC Analysis", "ac"), ("Operating Point", "op"), ("tran1", "tran"),
+                                        ("dc2", "dc"), ("Noise Spectral Density Curves", "noise")])
+def test_analysis_names_of_raw_files_and_sessions(plot, short):
+    from pycircuits.spice.deck import analysis_of
+    assert analysis_of(plot) == short
+
+
+@requires_ngspice
+def test_a_dc_sweep_is_dc_on_both_backends(session):
+    from pycircuits.spice import simulate
+    deck = "* dc\nV1 a 0 0\nR1 a 0 1k\n.dc V1 0 1 0.5\n.end\n"
+    for backend in ("session", "batch"):
+        w = simulate(deck, backend=backend)
+        assert w.analysis == "dc", backend
+        np.testing.assert_allclose(w["i(v1)"], -np.array([0.0, 0.5, 1.0]) / 1e3, atol=1e-12)
