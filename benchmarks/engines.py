@@ -1,0 +1,79 @@
+"""Engines benchmark: ngspice batch, ngspice session and VACASK on the same decks, as ratios.
+
+For each circuit (``rc``, ``rram-iv``, ``inverter``, ``denram``: the circuits
+the vacask backend translates) and each engine, the median over ``--repeats`` runs of:
+
+* wall time of one run as a sweep point pays it (batch and vacask: a fresh
+  subprocess, deck written, models loaded, raw file read; session: the
+  circuit already loaded, re-run with ``alterparam`` + ``reset`` + ``run``);
+* the engine's own analysis time (ngspice's "Total analysis time", VACASK's
+  "Elapsed time" of the analysis);
+* the number of time points, and the analysis time per time point.
+
+Ratios are against ngspice batch.  The Verilog-A models are compiled once
+before timing (the cache), so no row pays a compilation.  VACASK runs
+denram with the trapezoidal rule where ngspice runs gear (see
+:mod:`pycircuits.spice.vacask`).
+
+    python benchmarks/engines.py [--repeats 5] [--circuits rc,rram-iv,inverter,denram]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+
+from pycircuits.circuits import generate
+from pycircuits.spice import default_session, run_batch
+from pycircuits.spice.vacask import run_vacask
+
+CIRCUITS = ("rc", "rram-iv", "inverter", "denram")
+ENGINES = ("batch", "session", "vacask")
+
+
+def _runner(engine: str, netlist: str):
+    """A function running ``netlist`` once on ``engine`` and returning its Waveforms."""
+    if engine == "batch":
+        return lambda: run_batch(netlist)
+    if engine == "vacask":
+        return lambda: run_vacask(netlist)
+    session = default_session(1)
+    session.run(netlist)  # loaded once: the following runs are re-runs, as in a sweep batch
+    return lambda: session.run(netlist)
+
+
+def measure(circuit: str, engine: str, repeats: int) -> dict[str, float]:
+    """Median wall and analysis time (s) of ``repeats`` runs, the points, and per-point time (s)."""
+    netlist = str(generate(circuit, {})[2])
+    run = _runner(engine, netlist)
+    run()  # warm-up: model compilation, page cache, libngspice start
+    walls, analyses, points = [], [], 0
+    for _ in range(repeats):
+        w = run()
+        walls.append(w.wall_time_s)
+        analyses.append(w.analysis_time_s if w.analysis_time_s is not None else float("nan"))
+        points = len(w.x)
+    wall, analysis = statistics.median(walls), statistics.median(analyses)
+    return {"wall_s": wall, "analysis_s": analysis, "points": points, "per_point_s": analysis / points,
+            "wall_per_point_s": wall / points}
+
+
+def main() -> None:
+    """Print one table row per circuit and engine."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--circuits", default=",".join(CIRCUITS))
+    args = ap.parse_args()
+    print(f"{'circuit':10s} {'engine':8s} {'points':>7s} {'wall ms':>9s} {'analysis ms':>12s} "
+          f"{'us/point':>9s} {'wall/batch':>11s} {'analysis/batch':>15s}")
+    for circuit in args.circuits.split(","):
+        rows = {engine: measure(circuit, engine, args.repeats) for engine in ENGINES}
+        base = rows["batch"]
+        for engine, r in rows.items():
+            print(f"{circuit:10s} {engine:8s} {r['points']:7d} {r['wall_s'] * 1e3:9.1f} "
+                  f"{r['analysis_s'] * 1e3:12.2f} {r['per_point_s'] * 1e6:9.2f} "
+                  f"{r['wall_s'] / base['wall_s']:11.2f} {r['analysis_s'] / base['analysis_s']:15.2f}")
+
+
+if __name__ == "__main__":
+    main()
