@@ -66,6 +66,26 @@ def _clean_stale_runs(workdir: str | Path | None) -> None:
         remove_stale(folder, r"^pycircuits-run-(?P<pid>\d+)-")
 
 
+def run_engine(args: list[str], cwd: str | os.PathLike[str], timeout_s: float, what: str,
+               env: dict[str, str] | None = None) -> tuple[int, str, float]:
+    """Run a simulator in its own process group; (exit status, its output, wall seconds).
+
+    Past ``timeout_s`` the whole group is killed and :class:`SimulationTimeout`
+    names ``what``; the child dies with its parent (a killed CLI leaves no engine).
+    """
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, text=True, errors="replace", start_new_session=True,
+                            preexec_fn=_die_with_parent, env=env)
+    try:
+        out, _ = proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise SimulationTimeout(f"{what} exceeded the {timeout_s:g} s limit and was killed") from None
+    return proc.returncode, out, time.perf_counter() - t0
+
+
 def run_batch(netlist: str, timeout_s: float = 600.0, raw_out: str | Path | None = None,
               workdir: str | Path | None = None, threads: int = 1) -> Waveforms:
     """Run a netlist in ``ngspice -b`` and return its (last) analysis as Waveforms.
@@ -82,23 +102,12 @@ def run_batch(netlist: str, timeout_s: float = 600.0, raw_out: str | Path | None
         controlled = _with_raw_writer(netlist)
         raw = Path(tmp) / "out.raw"  # kept at raw_out only once complete
         cir.write_text(controlled or (netlist if netlist.endswith("\n") else netlist + "\n"))
-        t0 = time.perf_counter()
         raw_args = [] if controlled else ["-r", str(raw)]
-        proc = subprocess.Popen([exe, "-b", "-D", f"num_threads={check_threads(threads)}", *raw_args, str(cir)],
-                                cwd=tmp,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, text=True, errors="replace",
-                                start_new_session=True, preexec_fn=_die_with_parent)
-        try:
-            out, _ = proc.communicate(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
-            raise SimulationTimeout(f"ngspice -b exceeded the {timeout_s:g} s limit and was killed") from None
-        wall = time.perf_counter() - t0
+        status, out, wall = run_engine([exe, "-b", "-D", f"num_threads={check_threads(threads)}", *raw_args,
+                                        str(cir)], tmp, timeout_s, "ngspice -b")
         lines = out.splitlines()
         log_output(lines, "ngspice -b")
-        failed = proc.returncode != 0 or not raw.exists() or raw.stat().st_size == 0
+        failed = status != 0 or not raw.exists() or raw.stat().st_size == 0
         raise_for_errors(lines, failed=failed)
         plots = read_raw(raw)
         if raw_out:

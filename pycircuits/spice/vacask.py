@@ -82,17 +82,14 @@ import math
 import os
 import re
 import shutil
-import signal
-import subprocess
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import ParameterError, SimulationError, SimulationTimeout, UsageError
+from ..errors import ParameterError, SimulationError, UsageError
 from ..params import parse_number
 from .rawfile import read_raw
 from .waveforms import Waveforms, canonical_name, netlist_hash
@@ -832,7 +829,7 @@ def run_vacask(netlist: str, timeout_s: float = 600.0, raw_out: str | Path | Non
     :class:`SimulationTimeout`.  ``raw_out`` keeps VACASK's raw file.
     ``Waveforms.ngspice_version`` carries the engine's version (``vacask ...``).
     """
-    from .batch import _clean_stale_runs, _die_with_parent
+    from .batch import _clean_stale_runs, run_engine
     exe = vacask_command()
     tr = translate(netlist)
     version = _version(str(exe))
@@ -840,21 +837,11 @@ def run_vacask(netlist: str, timeout_s: float = 600.0, raw_out: str | Path | Non
     with tempfile.TemporaryDirectory(prefix=f"pycircuits-run-{os.getpid()}-", dir=workdir) as tmp:
         (Path(tmp) / "circuit.sim").write_text(tr.text)
         raw = Path(tmp) / tr.raw_name
-        t0 = time.perf_counter()
         # VACASK's own threads: one, like our ngspice runs (parallelism is across sweep points)
-        proc = subprocess.Popen([str(exe), "-n", "1", "-b", "1", "circuit.sim"], cwd=tmp,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                text=True, errors="replace", start_new_session=True, preexec_fn=_die_with_parent,
-                                env={**os.environ, "OMP_NUM_THREADS": "1"})
-        try:
-            out, _ = proc.communicate(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
-            raise SimulationTimeout(f"vacask exceeded the {timeout_s:g} s limit and was killed") from None
-        wall = time.perf_counter() - t0
-        if proc.returncode != 0 or not raw.is_file() or raw.stat().st_size == 0:
-            raise SimulationError(f"vacask failed (exit status {proc.returncode}): {_error_text(out)}")
+        status, out, wall = run_engine([str(exe), "-n", "1", "-b", "1", "circuit.sim"], tmp, timeout_s, "vacask",
+                                       env={**os.environ, "OMP_NUM_THREADS": "1"})
+        if status != 0 or not raw.is_file() or raw.stat().st_size == 0:
+            raise SimulationError(f"vacask failed (exit status {status}): {_error_text(out)}")
         plots = read_raw(raw)
         if raw_out:
             from ..files import atomic_write
