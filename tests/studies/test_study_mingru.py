@@ -179,6 +179,7 @@ def test_recorded_trace_of_a_trained_quick_model_replays_through_regress_and_pas
     assert json.loads((tmp_path / "report" / "summary.json").read_text())["passed"] is True
 
 
+@pytest.mark.slow  # three quick runs, ~27 s: make test-slow
 def test_quick_mode_runs_is_deterministic_and_depends_on_the_seed(tmp_path):
     hw = HardwareModel.from_curves(None, **mq.STUDY.hw_options)
     m0, rows0, files0 = mq.runner(hw, mq.QUICK, 0, tmp_path / "a")

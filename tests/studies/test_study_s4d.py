@@ -365,6 +365,7 @@ def test_qat_learns_the_state_ranges_only_when_asked():
 # ------------------------------------------------------------------ quick run
 
 
+@pytest.mark.slow  # three quick runs, ~27 s: make test-slow
 def test_quick_run_is_deterministic_and_seed_dependent(tmp_path):
     hw = HardwareModel.from_curves(None, **s4d.STUDY.hw_options)
     m1, rows1, files = s4d.runner(hw, s4d.QUICK, 0, tmp_path / "a")
