@@ -90,6 +90,9 @@ class NgShared:
         self.loaded_hash: str | None = None
         self.applied: dict[str, float] = {}
         self.dirty = False
+        self.bins = None               # the loaded deck's BinDeck, when its bins are cut
+        self.bin_key: tuple = ()       # which bins the loaded text keeps (() = all)
+        self.loaded_mode: tuple = ()   # the loading Session's (reduce, prune_bins)
         self.version = self._read_version()
         self.threads = 0
         self.set_threads(DEFAULT_THREADS)

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 
 from ..errors import NetlistError
 from ..params import fmt
+from .bins import bin_deck, covers, merge_keys
 from .deck import PARAM_NAME, analysis_of, param_value
 from .messages import log_output, measure_results, raise_for_errors, warnings_of
 from .ngshared import NgShared
@@ -23,6 +24,13 @@ from .reduce import reduce_deck
 from .waveforms import Waveforms, netlist_hash
 
 _SAFE_PATH = re.compile(r"^[A-Za-z0-9_./+-]+$")
+
+
+def _switch(value: bool | None, variable: str) -> bool:
+    """An on/off setting: ``value`` when given, else the environment variable (on unless 0/no/off/false)."""
+    if value is None:
+        return os.environ.get(variable, "1").strip().lower() not in ("0", "no", "off", "false")
+    return bool(value)
 
 
 class Session:
@@ -41,15 +49,21 @@ class Session:
     definitions its circuit uses (:mod:`pycircuits.spice.reduce`), which
     ngspice then parses at the load and at every ``reset``; the results are
     bit-identical to the whole deck's.
+
+    ``prune_bins`` (default: on, unless ``PYCIRCUITS_PRUNE_BINS=0``) also
+    drops, from the reduced deck, the binned models none of the circuit's
+    transistors takes at the run's ``.param`` values
+    (:mod:`pycircuits.spice.bins`); a run whose values need other bins
+    re-loads the deck with those.  Bit-identical too.
     """
 
-    def __init__(self, threads: int | None = None, reduce: bool | None = None) -> None:
+    def __init__(self, threads: int | None = None, reduce: bool | None = None,
+                 prune_bins: bool | None = None) -> None:
         self._ng = NgShared.get()
         if threads is not None:
             self._ng.set_threads(threads)
-        if reduce is None:
-            reduce = os.environ.get("PYCIRCUITS_REDUCE_DECKS", "1").strip().lower() not in ("0", "no", "off", "false")
-        self.reduce = bool(reduce)
+        self.reduce = _switch(reduce, "PYCIRCUITS_REDUCE_DECKS")
+        self.prune_bins = _switch(prune_bins, "PYCIRCUITS_PRUNE_BINS")
         self.last_reduction = None
         self.loads = 0
         self.runs = 0
@@ -95,24 +109,44 @@ class Session:
         """Version of the loaded libngspice, e.g. ``ngspice-39``."""
         return self._ng.version
 
-    def load(self, netlist: str) -> None:
-        """Load a circuit, replacing (``remcirc``) the one loaded before."""
+    def load(self, netlist: str, params: Mapping[str, float] | None = None, keep: tuple = ()) -> None:
+        """Load a circuit, replacing (``remcirc``) the one loaded before.
+
+        ``params`` are the ``.param`` values the next run applies: with the
+        deck's own values, they choose the model bins the loaded text keeps
+        (``keep``: bins to keep as well, a key of :mod:`pycircuits.spice.bins`).
+        """
         self._ng.remove_circuits()
         self._loaded_hash = None
         self._applied = {}
+        self._ng.bins, self._ng.bin_key = None, ()
         red = reduce_deck(netlist) if self.reduce else None
         self.last_reduction = red
-        if red is not None and red.reduced:
+        base = red.text if red is not None and red.reduced else netlist
+        bins = bin_deck(base) if self.reduce and self.prune_bins else None
+        # The text is parsed at the deck's own values first, then at the run's.
+        key = merge_keys(bins.select(), bins.select(params)) if bins is not None else ()
+        if key and keep:
+            key = merge_keys(key, keep)
+        texts = ([(bins.text_for(key), key)] if key else []) + [(base, ())]  # type: ignore[union-attr]
+        if base is not netlist:
+            texts.append((netlist, ()))
+        for k, (text, text_key) in enumerate(texts):
             try:
-                self._ng.load(red.text)
+                self._ng.load(text)
             except NetlistError:
-                # Report the deck's own error, with the deck's own lines.
                 self._ng.remove_circuits()
+                if k == len(texts) - 1:
+                    raise  # the deck's own error, with the deck's own lines
+                if text_key:
+                    bins.disabled = True  # type: ignore[union-attr]  # ngspice disagreed with the cut
+                continue
+            if text is netlist:
                 self.last_reduction = None
-                self._ng.load(netlist)
-        else:
-            self._ng.load(netlist)
+            self._ng.bins, self._ng.bin_key = (bins, text_key) if text_key else (None, ())
+            break
         self._loaded_hash = netlist_hash(netlist)
+        self._ng.loaded_mode = (self.reduce, self.prune_bins)
         self._dirty = False
         self.loads += 1
 
@@ -130,21 +164,29 @@ class Session:
         (which the netlist text holds, so the result never depends on history).
         """
         t0 = time.perf_counter()
-        if netlist_hash(netlist) != self._loaded_hash:
-            self.load(netlist)
+        for name in params or {}:
+            if not PARAM_NAME.match(name):
+                raise ValueError(f"bad parameter name {name!r}")
         wanted = {k: float(v) for k, v in (params or {}).items()}
+        if netlist_hash(netlist) != self._loaded_hash or self._ng.loaded_mode != (self.reduce, self.prune_bins):
+            self.load(netlist, wanted)
+        elif self._ng.bins is not None and not covers(self._ng.bin_key, self._ng.bins.select(wanted)):
+            # The new values take model bins the loaded text lacks: load it with those
+            # added to the ones it has, so that a sweep's loads stop once its bins are in.
+            self.load(netlist, wanted, keep=self._ng.bin_key)
         for name in list(self._applied):
             if name not in wanted:
                 wanted[name] = param_value(netlist, name)
-        changed = {k: v for k, v in wanted.items() if self._applied.get(k) != v}
-        for name, value in changed.items():
-            if not PARAM_NAME.match(name):
-                raise ValueError(f"bad parameter name {name!r}")
-            self._ng.command(f"alterparam {name}={fmt(value)}")
         t_alter = time.perf_counter()
-        if changed or self._dirty:
-            self._ng.command("reset")
-        self._applied = {k: v for k, v in wanted.items()}
+        try:
+            self._apply(wanted)
+        except NetlistError:
+            if self._ng.bins is None:
+                raise
+            self._ng.bins.disabled = True  # ngspice disagreed with the cut: load the deck uncut
+            self.load(netlist)
+            t_alter = time.perf_counter()
+            self._apply(wanted)
         t1 = time.perf_counter()
         lines = self._ng.command("run", check=False)
         t2 = time.perf_counter()
@@ -174,6 +216,15 @@ class Session:
             netlist_hash=self._loaded_hash or "", wall_time_s=time.perf_counter() - t0,
             analysis_time_s=analysis_s, warnings=warnings_of(lines), backend="session",
             meas=meas, meas_failed=meas_failed)
+
+    def _apply(self, wanted: dict[str, float]) -> None:
+        """``alterparam`` the values that differ from those in force, then ``reset`` when needed."""
+        changed = {k: v for k, v in wanted.items() if self._applied.get(k) != v}
+        for name, value in changed.items():
+            self._ng.command(f"alterparam {name}={fmt(value)}")
+        if changed or self._dirty:
+            self._ng.command("reset")
+        self._applied = dict(wanted)
 
     def _write_raw(self, target: str | os.PathLike[str]) -> None:
         """ngspice's ``write`` of the current plot into a private folder, then moved to ``target``."""

@@ -37,10 +37,13 @@ def test_two_hundred_alterparam_reruns_equal_fresh_loads(session):
     reruns: dict[int, list] = {k: [] for k in range(len(values))}
     for k in order:
         reruns[int(k)].append(session.run(netlist, {"wn": values[k]}))
-    assert session.loads == loads_before  # loaded once, re-run 200 times
+    # re-run 200 times; the deck is loaded again only when a width needs model bins
+    # the loaded text does not hold yet (pycircuits.spice.bins), at most once a width
+    loads_after = session.loads
+    assert loads_after - loads_before <= len(values)
     # a fresh load of the netlist written with each value, in the same engine (remcirc + load + run)
     fresh = [session.run(_with_wn(netlist, v).replace("\n", "\n* fresh load\n", 1)) for v in values]
-    assert session.loads == loads_before + len(values)
+    assert session.loads == loads_after + len(values)
     for k, runs in reruns.items():
         for w in runs:  # the same numbers as the fresh load, bit for bit
             np.testing.assert_array_equal(w["time"], fresh[k]["time"])
