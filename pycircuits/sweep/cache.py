@@ -69,11 +69,13 @@ class Entry:
 # resolved path -> (digest, the (path, mtime_ns, size) of every file the digest read)
 _digests: dict[str, tuple[str, tuple[tuple[str, int, int], ...]]] = {}
 _checked: set[str] = set()  # digests whose files were checked unchanged since forget_checks()
+_checked_as_named: dict[str, str] = {}  # the same, by the path as a netlist names it (no resolve())
 
 
 def forget_checks() -> None:
     """Check model files again at their next use (a sweep calls this as it starts; a sweep's files hold still)."""
     _checked.clear()
+    _checked_as_named.clear()
 
 
 def _stat(path: str) -> tuple[str, int, int]:
@@ -92,16 +94,21 @@ def model_digest(path: Path) -> str:
     and re-used only while none of those files has changed (a file two
     ``.include`` levels down included).
     """
+    named = str(path)
+    if named in _checked_as_named:  # a sweep names the same file at every point
+        return _checked_as_named[named]
     resolved = str(Path(path).resolve())
     memo = _digests.get(resolved)
     if memo is not None and (resolved in _checked or all(_stat(st[0]) == st for st in memo[1])):
         _checked.add(resolved)
+        _checked_as_named[named] = memo[0]
         return memo[0]
     done: dict[str, str] = {}
     read: dict[str, tuple[str, int, int]] = {}
     digest = _digest(Path(resolved), frozenset(), done, read)
     _digests[resolved] = (digest, tuple(read.values()))
     _checked.add(resolved)
+    _checked_as_named[named] = digest
     return digest
 
 

@@ -22,6 +22,7 @@ simulation); Dask's own retries handle workers that die.
 
 from __future__ import annotations
 
+import atexit
 import multiprocessing
 import os
 import signal
@@ -95,18 +96,56 @@ class _Slot:
         self.alive = False
 
 
+# Idle workers kept for the next sweep of this process (``keep_workers``), with the
+# settings they were started under: a worker sees the environment of its start.
+_IDLE: list[_Slot] = []
+_IDLE_SETTINGS: tuple = ()
+
+
+def _settings(recycle: int) -> tuple:
+    return recycle, os.getcwd(), tuple(sorted(os.environ.items()))
+
+
+def close_workers() -> int:
+    """Stop the idle workers kept by ``keep_workers`` sweeps; returns how many there were."""
+    n = len(_IDLE)
+    while _IDLE:
+        s = _IDLE.pop()
+        if s.alive:
+            try:
+                s.conn.send(("stop",))
+                s.proc.join(2)
+            except OSError:
+                pass
+            s.kill()
+    return n
+
+
+atexit.register(close_workers)
+
+
 class LocalExecutor:
-    """A supervised pool of ``jobs`` spawned worker processes."""
+    """A supervised pool of ``jobs`` spawned worker processes.
+
+    ``keep_workers``: the workers that end :meth:`run` idle and healthy are
+    kept for the next run in this process (started under the same working
+    folder, environment and ``recycle``), so that its points skip the
+    worker's start and, for the same circuit, its load.  Each still retires
+    after ``recycle`` analyses; :func:`close_workers` stops the kept ones.
+    """
 
     writes_cache = True
 
-    def __init__(self, jobs: int, timeout_s: float = 300.0, recycle: int = 500):
+    def __init__(self, jobs: int, timeout_s: float = 300.0, recycle: int = 500, keep_workers: bool = False):
         self.jobs = max(1, int(jobs))
         self.timeout_s = float(timeout_s)
         self.recycle = max(1, int(recycle))
+        self.keep_workers = bool(keep_workers)
         self.workers_started = 0
+        self.workers_reused = 0
         self._ctx = multiprocessing.get_context("spawn")
         self._start_failures = 0
+        self._ready: list[_Slot] = []  # started ahead of the first batch (prestart)
 
     @property
     def name(self) -> str:
@@ -114,19 +153,48 @@ class LocalExecutor:
         return f"local:{self.jobs}"
 
     def _spawn(self) -> _Slot:
+        global _IDLE_SETTINGS
+        if self.keep_workers:
+            if _IDLE and _IDLE_SETTINGS != _settings(self.recycle):
+                close_workers()
+            while _IDLE:
+                s = _IDLE.pop()
+                if s.alive and s.proc.is_alive():
+                    self.workers_reused += 1
+                    return s
+                s.kill()
         self.workers_started += 1
         return _Slot(self._ctx, self.recycle)
+
+    def prestart(self, n: int) -> None:
+        """Start ``n`` workers now, ahead of :meth:`run` (kept ones first, see ``keep_workers``)."""
+        while len(self._ready) < min(n, self.jobs):
+            self._ready.append(self._spawn())
+
+    def _next(self) -> _Slot:
+        while self._ready:
+            s = self._ready.pop(0)
+            if s.alive:
+                return s
+        return self._spawn()
+
+    def _keep(self, s: _Slot) -> None:
+        global _IDLE_SETTINGS
+        if not _IDLE:
+            _IDLE_SETTINGS = _settings(self.recycle)
+        _IDLE.append(s)
 
     def run(self, batches: Sequence[Batch], on_result: OnResult) -> None:
         """Run every batch; call ``on_result`` once per point."""
         pending: deque[Batch] = deque(batches)
         slots: list[_Slot | None] = [None] * min(self.jobs, len(pending))
+        finished = False
         try:
             while pending or any(s is not None and s.batch is not None for s in slots):
                 for k, slot in enumerate(slots):
                     if pending and (slot is None or slot.batch is None):
                         if slot is None or not slot.alive:
-                            slot = slots[k] = self._spawn()
+                            slot = slots[k] = self._next()
                         batch = pending.popleft()
                         if not slot.assign(batch):
                             self._died(slot, on_result, pending)
@@ -141,10 +209,14 @@ class LocalExecutor:
                 for s in busy:
                     if s.alive and s.batch is not None and s.deadline is not None and now >= s.deadline:
                         self._timed_out(s, on_result, pending)
+            finished = True
         finally:
             for s in slots:
                 if s is not None and s.alive:
-                    self._stop(s)
+                    if finished and self.keep_workers and s.batch is None and s.proc.is_alive():
+                        self._keep(s)
+                    else:
+                        self._stop(s)
 
     def _drain(self, s: _Slot, on_result: OnResult, pending: deque[Batch]) -> None:
         """Handle every message the worker sent; notice if it died."""
@@ -225,7 +297,13 @@ class LocalExecutor:
         s.kill()
 
     def close(self) -> None:
-        """Nothing to release: workers end with :meth:`run`."""
+        """Stop the workers started ahead that no batch needed (or keep them, with ``keep_workers``)."""
+        while self._ready:
+            s = self._ready.pop()
+            if s.alive and self.keep_workers and s.proc.is_alive():
+                self._keep(s)
+            elif s.alive:
+                s.kill()  # it holds nothing yet: no need to wait for it to finish starting
 
 
 def check_scheduler_address(address: str, timeout_s: float) -> None:

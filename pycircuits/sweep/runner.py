@@ -42,6 +42,7 @@ class SweepStats:
     n_batches: int = 0
     max_loads_per_batch: int = 0
     workers_started: int = 0
+    workers_reused: int = 0  # kept from an earlier sweep (keep_workers)
     wall_time_s: float = 0.0
     executor: str = ""
     batch_size: int = 0
@@ -56,7 +57,8 @@ class SweepStats:
         return {"n_points": self.n_points, "n_computed": self.n_computed, "n_cached": self.n_cached,
                 "n_failed": self.n_failed, "n_runs": self.n_runs, "n_loads": self.n_loads,
                 "n_batches": self.n_batches, "max_loads_per_batch": self.max_loads_per_batch,
-                "workers_started": self.workers_started, "wall_time_s": self.wall_time_s,
+                "workers_started": self.workers_started, "workers_reused": self.workers_reused,
+                "wall_time_s": self.wall_time_s,
                 "points_per_s": rate, "executor": self.executor, "batch_size": self.batch_size,
                 "ngspice_threads": self.ngspice_threads, "n_cache_failed": self.n_cache_failed}
 
@@ -76,13 +78,13 @@ def _progress(total: int, initial: int, show: bool | None):
 
 
 def _executor(jobs: int | None, scheduler: str | None, timeout_s: float, recycle: int,
-              scheduler_timeout_s: float):
+              scheduler_timeout_s: float, keep_workers: bool = False):
     from .executor import DaskExecutor
     if scheduler:
         if jobs is not None:
             raise UsageError("give --jobs or --scheduler, not both")
         return DaskExecutor(scheduler, scheduler_timeout_s)
-    return LocalExecutor(jobs or os.cpu_count() or 1, timeout_s, recycle)
+    return LocalExecutor(jobs or os.cpu_count() or 1, timeout_s, recycle, keep_workers=keep_workers)
 
 
 MAX_TIMEOUT_S = 30 * 86400.0  # a point may run a month; beyond, the OS timers overflow
@@ -105,7 +107,7 @@ def sweep(circuit: str, vary: Mapping[str, Any] | Iterable[Any] | None = None,
           output: str | Path | None = None, progress: bool | None = None,
           scheduler_timeout_s: float = 10.0, ngspice_threads: int = DEFAULT_THREADS,
           batch_size: int | None = None, vary_mc: Mapping[str, Any] | Iterable[Any] | None = None,
-          allow_control: bool = False):
+          allow_control: bool = False, keep_workers: bool = False):
     """Run a parameter sweep / Monte Carlo of ``circuit`` and return its :class:`xarray.Dataset`.
 
     ``vary`` maps parameter names to ``"lin:A:B:N"``, ``"log:A:B:N"``,
@@ -135,6 +137,12 @@ def sweep(circuit: str, vary: Mapping[str, Any] | Iterable[Any] | None = None,
     built-in circuit, after its own sampler).  A deck's ``.control`` block is
     refused unless ``allow_control``.
 
+    ``keep_workers`` keeps the local worker processes (and the circuit each
+    has loaded) for the next ``sweep(..., keep_workers=True)`` of this
+    process: a script or notebook that sweeps again and again skips each
+    worker's start and first load.  ``pycircuits.sweep.close_workers()``
+    stops them; they end with the process in any case.
+
     >>> ds = sweep("rc", {"r": "log:1k:100k:5"}, {"sigma_r": 0.1}, mc=50, seed=1)
     >>> ds.tau_s.median("mc")
     """
@@ -161,15 +169,19 @@ def sweep(circuit: str, vary: Mapping[str, Any] | Iterable[Any] | None = None,
     store.clean_stale()  # what workers killed in an earlier sweep left half-written
     defn = get(plan.circuit)
     points = plan.points()
-    version = ngspice_version()
-    prepared = prepare(plan, points, version)
-    executor = _executor(jobs, scheduler, timeout_s, recycle, scheduler_timeout_s)
-    stats = SweepStats(n_points=len(points), executor=executor.name)
+    executor = _executor(jobs, scheduler, timeout_s, recycle, scheduler_timeout_s, keep_workers)
     try:
+        if isinstance(executor, LocalExecutor):
+            # the workers start (and load libngspice) while this process builds the netlists
+            executor.prestart(min(executor.jobs, len(points)))
+        version = ngspice_version()
+        prepared = prepare(plan, points, version)
+        stats = SweepStats(n_points=len(points), executor=executor.name)
         results = _run(prepared, store, executor, defn, keep_waveforms, stats, progress, threads, batch_size)
     finally:
         executor.close()
     stats.workers_started = getattr(executor, "workers_started", 0)
+    stats.workers_reused = getattr(executor, "workers_reused", 0)
     stats.max_loads_per_batch = max(stats.loads.values(), default=0)
     stats.n_loads = sum(stats.loads.values())
     stats.n_failed = sum(1 for r in results if not r.entry.ok)

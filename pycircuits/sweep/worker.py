@@ -143,6 +143,17 @@ def _die_with_parent() -> None:
         pass
 
 
+def _start_engine() -> None:
+    """Start libngspice and import the circuits (0.3 s) while the parent still builds the sweep's
+    netlists: the first batch is on its way."""
+    try:
+        from .. import circuits  # noqa: F401 - the registry, PySpice, the measures
+        from ..spice import default_session
+        default_session()
+    except Exception:  # noqa: BLE001 - reported with the first batch, by run_tasks
+        pass
+
+
 def worker_main(conn, recycle: int, parent_pid: int) -> None:
     """Body of a local worker process: run the batches the parent sends until told to stop.
 
@@ -154,6 +165,7 @@ def worker_main(conn, recycle: int, parent_pid: int) -> None:
     if os.getppid() != parent_pid:
         return
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C stops
+    _start_engine()
     runs = 0
 
     def done(result: PointResult) -> bool:

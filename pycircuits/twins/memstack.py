@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.optimize import brentq
 
 # device ranges (memstack.lib)
 C_MIN_F, C_MAX_F = 50e-15, 500e-15  # capacitance range
@@ -57,6 +56,7 @@ def set_state(n: float, rate: float) -> float:
     """x after n SET pulses from x = 0: the root of (atanh x + atan x) / (2 rate) = n (dx/dn = rate (1 - x^4))."""
     if n <= 0:
         return 0.0
+    from scipy.optimize import brentq  # imported here: scipy.optimize costs 0.3 s to import
     return brentq(lambda x: (np.arctanh(x) + np.arctan(x)) / (2 * rate) - n, 0.0, 1.0 - 1e-15, xtol=1e-14)
 
 

@@ -298,3 +298,28 @@ def test_datasets_follow_cf_with_udunits_strings(tmp_path):
     header = subprocess.run([ncdump, "-h", str(out)], capture_output=True, text=True, check=True).stdout
     assert ':Conventions = "CF-1.10"' in header
     assert 'r:units = "ohm"' in header and 'mc:units = "1"' in header and 'tau_s:units = "s"' in header
+
+
+def test_kept_workers_serve_the_next_sweep_with_the_circuit_still_loaded(monkeypatch):
+    from pycircuits.sweep import close_workers
+    kw = dict(vary={"r": "lin:10k:40k:8"}, params=FAST, jobs=2, cache=False, keep_workers=True)
+    first = sweep("rc", **kw)
+    again = sweep("rc", **kw)
+    a = again.attrs
+    assert first.attrs["workers_started"] == 2
+    assert (a["workers_started"], a["workers_reused"], a["n_loads"]) == (0, 2, 0)
+    assert same_data(first, again)
+    # a worker sees the environment it started in: another environment starts new ones
+    monkeypatch.setenv("PYCIRCUITS_TEST_MARKER", "1")
+    other = sweep("rc", **kw)
+    assert (other.attrs["workers_started"], other.attrs["workers_reused"]) == (2, 0)
+    assert close_workers() == 2
+    assert not multiprocessing.active_children()
+
+
+def test_workers_started_ahead_end_with_the_sweep(tmp_path):
+    kw = dict(vary={"r": "lin:10k:40k:4"}, params=FAST, jobs=2, cache=tmp_path / "cache")
+    sweep("rc", **kw)
+    served = sweep("rc", **kw)  # every point from the cache: the workers started ahead had nothing to do
+    assert served.attrs["n_computed"] == 0 and served.attrs["workers_started"] == 2
+    assert not multiprocessing.active_children()
