@@ -95,6 +95,16 @@ class _Slot:
         self.conn.close()
         self.alive = False
 
+    def stop(self) -> None:
+        """Ask an idle worker to exit (2 s), then make sure it has."""
+        if self.batch is None:
+            try:
+                self.conn.send(("stop",))
+                self.proc.join(2)
+            except OSError:
+                pass
+        self.kill()
+
 
 # Idle workers kept for the next sweep of this process (``keep_workers``), with the
 # settings they were started under: a worker sees the environment of its start.
@@ -112,12 +122,7 @@ def close_workers() -> int:
     while _IDLE:
         s = _IDLE.pop()
         if s.alive:
-            try:
-                s.conn.send(("stop",))
-                s.proc.join(2)
-            except OSError:
-                pass
-            s.kill()
+            s.stop()
     return n
 
 
@@ -216,7 +221,7 @@ class LocalExecutor:
                     if finished and self.keep_workers and s.batch is None and s.proc.is_alive():
                         self._keep(s)
                     else:
-                        self._stop(s)
+                        s.stop()
 
     def _drain(self, s: _Slot, on_result: OnResult, pending: deque[Batch]) -> None:
         """Handle every message the worker sent; notice if it died."""
@@ -286,15 +291,6 @@ class LocalExecutor:
         if rest is not None:
             pending.appendleft(rest)
         s.batch = None
-
-    def _stop(self, s: _Slot) -> None:
-        if s.batch is None:
-            try:
-                s.conn.send(("stop",))
-                s.proc.join(2)
-            except OSError:
-                pass
-        s.kill()
 
     def close(self) -> None:
         """Stop the workers started ahead that no batch needed (or keep them, with ``keep_workers``)."""
