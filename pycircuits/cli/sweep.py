@@ -83,6 +83,9 @@ def _as_vary(items: list[Any]) -> dict[str, Any]:
 @click.option("--batch-size", metavar="N",
               help="points per worker task  [default: a quarter of each worker's share; >= 100 on Dask]")
 @_threads_option
+@click.option("--backend", type=click.Choice(["session", "batch", "vacask"]), default=None,
+              help="engine of every point: session (load once, alterparam per point), batch (ngspice -b per "
+                   "point) or vacask (the vacask extra)  [default: session]")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), metavar="SWEEP.nc",
               help="dataset to write (a CSV of the scalar measures goes beside it)")
 def sweep_cmd(circuit: str | None, vary: tuple[str, ...], params: tuple[str, ...], mc: str | None,
@@ -90,7 +93,7 @@ def sweep_cmd(circuit: str | None, vary: tuple[str, ...], params: tuple[str, ...
               pdk: str | None, plan_file: str | None,
               jobs: str | None, scheduler: str | None, cache_dir: str | None, no_cache: bool,
               keep_waveforms: bool, timeout_s: str, recycle: str, batch_size: str | None,
-              ngspice_threads: str | None, output: str | None) -> None:
+              ngspice_threads: str | None, backend: str | None, output: str | None) -> None:
     """Sweep CIRCUIT over parameters, Monte Carlo samples and corners; write SWEEP.nc and SWEEP.csv."""
     from ..params import parse_assignments
     from ..sweep import load_plan_file, sweep
@@ -119,7 +122,8 @@ def sweep_cmd(circuit: str | None, vary: tuple[str, ...], params: tuple[str, ...
                ngspice_threads=threads_value(ngspice_threads) or spec.get("ngspice_threads", DEFAULT_THREADS),
                batch_size=_number(batch_size, "--batch-size") if batch_size is not None else spec.get("batch_size"),
                output=output, vary_mc={**spec.get("vary_mc", {}), **_as_vary(list(vary_mc))},
-               allow_control=allow_control or spec.get("allow_control", False))
+               allow_control=allow_control or spec.get("allow_control", False),
+               backend=backend or spec.get("backend", "session"))
     for line in summary_lines(ds):
         click.echo(line)
     click.echo(f"wrote {output} and {csv_path(output)}")
@@ -129,15 +133,21 @@ def sweep_cmd(circuit: str | None, vary: tuple[str, ...], params: tuple[str, ...
         raise SimulationError(f"all {a['n_points']} points failed; first error: {first}")
 
 
+def _engine_line(a) -> str:
+    backend = a.get("backend", "session")
+    return {"session": "ngspice", "batch": "ngspice -b"}.get(backend, f"{backend} ({a.get('backend_version', '')})")
+
+
 def summary_lines(ds) -> list[str]:
     """What a sweep did, for humans: counts, time, rate, first failures."""
     a = ds.attrs
     rate = a["n_points"] / a["wall_time_s"] if a["wall_time_s"] > 0 else 0.0
     lines = [f"sweep {a['circuit']}: {a['n_points']} points ({a['n_computed']} computed, {a['n_cached']} cached, "
              f"{a['n_failed']} failed) in {a['wall_time_s']:.1f} s, {rate:.1f} points/s",
-             f"ngspice: {a['n_runs']} runs, {a['n_loads']} circuit loads, {a['n_batches']} batches of up to "
-             f"{a.get('batch_size', '?')} points on {a['executor']}, {a.get('ngspice_threads', 1)} OpenMP "
-             f"thread(s) per worker"]
+             f"{_engine_line(a)}: {a['n_runs']} runs, {a['n_loads']} circuit loads, {a['n_batches']} batches of "
+             f"up to {a.get('batch_size', '?')} points on {a['executor']}"
+             + (f", {a.get('ngspice_threads', 1)} OpenMP thread(s) per worker"
+                if a.get("backend", "session") != "vacask" else "")]
     if a["n_failed"]:
         dims = list(ds["error"].dims)
         errors = ds["error"].values

@@ -856,6 +856,11 @@ def run_vacask(netlist: str, timeout_s: float = 600.0, raw_out: str | Path | Non
                                   analysis_time_s=float(elapsed[-1]) if elapsed else None, backend="vacask")
 
 
+def engine_version() -> str:
+    """VACASK's version (``vacask ...``); one :class:`UsageError` line naming the extra when it is missing."""
+    return _version(str(vacask_command()))
+
+
 @functools.lru_cache(maxsize=4)
 def _version(exe: str) -> str:
     """VACASK's version, asked once per executable."""
@@ -874,4 +879,4 @@ def _error_text(out: str) -> str:
     return "; ".join(lines[:5])[:600] or "no message"
 
 
-__all__ = ["INSTALL_HINT", "Translation", "evaluate", "run_vacask", "translate", "vacask_command"]
+__all__ = ["INSTALL_HINT", "Translation", "engine_version", "evaluate", "run_vacask", "translate", "vacask_command"]

@@ -42,6 +42,8 @@ class Batch:
     keep_waveforms: bool = False
     cache_dir: str | None = None  # workers that share the filesystem write entries themselves
     threads: int = 1  # ngspice's OpenMP threads in the worker
+    backend: str = "session"  # session: load once, alterparam per point; batch/vacask: one process per point
+    timeout_s: float = 300.0  # a batch/vacask point's own limit (the local executor enforces it too)
 
     def with_tasks(self, tasks: Sequence[Task]) -> Batch:
         """The same batch holding only ``tasks`` (the rest of an interrupted batch)."""
@@ -84,7 +86,7 @@ def batch_size(n_points: int, jobs: int, minimum: int = 1) -> int:
 
 def make_batches(prepared: Prepared, indices: Sequence[int], circuit: str, module: str, jobs: int,
                  keep_waveforms: bool = False, cache_dir: str | None = None, threads: int = 1,
-                 size: int | None = None) -> list[Batch]:
+                 size: int | None = None, backend: str = "session", timeout_s: float = 300.0) -> list[Batch]:
     """Cut the points ``indices`` into batches of one structure, ``size`` points each.
 
     ``size`` None: :func:`batch_size` (a quarter of each worker's share, >= 1).
@@ -97,5 +99,6 @@ def make_batches(prepared: Prepared, indices: Sequence[int], circuit: str, modul
     for skey, tasks in groups.items():
         for start in range(0, len(tasks), size):
             batches.append(Batch(len(batches), circuit, module, prepared.netlists[skey],
-                                 tuple(tasks[start:start + size]), keep_waveforms, cache_dir, threads))
+                                 tuple(tasks[start:start + size]), keep_waveforms, cache_dir, threads,
+                                 backend, timeout_s))
     return batches

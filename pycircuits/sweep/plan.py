@@ -34,7 +34,7 @@ from ..params import ParamSpec, make_params, parse_number, specs
 MAX_POINTS = 1_000_000
 _KINDS = ("lin", "log", "list")
 _PLAN_KEYS = {"circuit", "pdk", "corners", "corner", "mc", "seed", "params", "vary", "vary_mc", "ngspice_threads",
-              "batch_size", "allow_control"}
+              "batch_size", "allow_control", "backend", "engine"}
 _DISTS = ("lognormal", "normal", "uniform")
 
 
@@ -444,6 +444,9 @@ def load_plan_file(path: str | Path) -> dict[str, Any]:
         r = "log:1k:100k:5"
         c = [1e-9, 2e-9]
 
+    ``backend = "vacask"`` (or ``engine = "vacask"``) runs the points on
+    VACASK; ``"batch"`` on ``ngspice -b``; the default is the session.
+
     A deck (``circuit = "rcf.cir"``) names its Monte Carlo distributions::
 
         [vary_mc]
@@ -468,10 +471,14 @@ def load_plan_file(path: str | Path) -> dict[str, Any]:
         raise UsageError(f'sweep file {path}: [vary_mc] must be a table of NAME = "lognormal:SIGMA"...')
     if "allow_control" in data and not isinstance(data["allow_control"], bool):
         raise UsageError(f"sweep file {path}: allow_control must be true or false")
-    for key in ("circuit", "pdk"):
+    for key in ("circuit", "pdk", "backend", "engine"):
         if key in data and not isinstance(data[key], str):
             raise UsageError(f"sweep file {path}: {key} must be a string")
+    if "backend" in data and "engine" in data and data["backend"] != data["engine"]:
+        raise UsageError(f"sweep file {path}: backend and engine name two engines; give one")
     out = dict(data)
+    if "engine" in out:  # the same key, as the engine is named elsewhere
+        out["backend"] = out.pop("engine")
     from ..circuits.deck import is_deck_name
     if "circuit" in out and is_deck_name(out["circuit"]) and not Path(out["circuit"]).expanduser().is_absolute():
         out["circuit_as_written"] = out["circuit"]  # a deck named in the file is found beside the file

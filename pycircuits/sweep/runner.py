@@ -107,7 +107,7 @@ def sweep(circuit: str, vary: Mapping[str, Any] | Iterable[Any] | None = None,
           output: str | Path | None = None, progress: bool | None = None,
           scheduler_timeout_s: float = 10.0, ngspice_threads: int = DEFAULT_THREADS,
           batch_size: int | None = None, vary_mc: Mapping[str, Any] | Iterable[Any] | None = None,
-          allow_control: bool = False, keep_workers: bool = False):
+          allow_control: bool = False, keep_workers: bool = False, backend: str = "session"):
     """Run a parameter sweep / Monte Carlo of ``circuit`` and return its :class:`xarray.Dataset`.
 
     ``vary`` maps parameter names to ``"lin:A:B:N"``, ``"log:A:B:N"``,
@@ -137,6 +137,12 @@ def sweep(circuit: str, vary: Mapping[str, Any] | Iterable[Any] | None = None,
     built-in circuit, after its own sampler).  A deck's ``.control`` block is
     refused unless ``allow_control``.
 
+    ``backend`` is the engine of every point: ``session`` (libngspice in each
+    worker, the circuit loaded once per worker and re-run with
+    ``alterparam``), ``batch`` (``ngspice -b``, a process per point) or
+    ``vacask`` (the deck translated for VACASK, a process per point; the
+    ``vacask`` extra).  The cache keeps each backend's results apart.
+
     ``keep_workers`` keeps the local worker processes (and the circuit each
     has loaded) for the next ``sweep(..., keep_workers=True)`` of this
     process: a script or notebook that sweeps again and again skips each
@@ -160,6 +166,7 @@ def sweep(circuit: str, vary: Mapping[str, Any] | Iterable[Any] | None = None,
         sys.stderr.write(f"pycircuits: warning: --jobs {jobs} capped at the machine's {cpus} CPUs\n")
         jobs = cpus
     threads = check_threads(ngspice_threads)
+    engine_version = _engine_version(backend)
     if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int | float)
                                    or not 1 <= batch_size < float("inf") or batch_size != int(batch_size)):
         raise UsageError(f"--batch-size: expected a positive integer, got {batch_size}")
@@ -175,9 +182,14 @@ def sweep(circuit: str, vary: Mapping[str, Any] | Iterable[Any] | None = None,
             # the workers start (and load libngspice) while this process builds the netlists
             executor.prestart(min(executor.jobs, len(points)))
         version = ngspice_version()
-        prepared = prepare(plan, points, version)
+        prepared = prepare(plan, points, version if backend == "session" else f"{backend} {engine_version}")
+        if backend == "vacask":  # a card VACASK's translation does not take is one line, before any point runs
+            from ..spice.vacask import translate
+            for text in prepared.netlists.values():
+                translate(text)
         stats = SweepStats(n_points=len(points), executor=executor.name)
-        results = _run(prepared, store, executor, defn, keep_waveforms, stats, progress, threads, batch_size)
+        results = _run(prepared, store, executor, defn, keep_waveforms, stats, progress, threads, batch_size,
+                       backend, timeout_s)
     finally:
         executor.close()
     stats.workers_started = getattr(executor, "workers_started", 0)
@@ -197,6 +209,7 @@ def sweep(circuit: str, vary: Mapping[str, Any] | Iterable[Any] | None = None,
     attrs = {"circuit": plan.circuit, "params": json.dumps(jsonable(_base_params(defn, plan), nonfinite=float)),
              "plan": plan.to_json(), "seed": plan.seed, "mc": plan.mc, "pdk": plan.pdk,
              "corners": ",".join(plan.corners), "ngspice_version": version,
+             "backend": backend, "backend_version": engine_version,
              "pycircuits_version": __version__, "measure_code_version": MEASURE_CODE_VERSION,
              "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
              **stats.attrs()}
@@ -224,7 +237,8 @@ def _base_params(defn, plan) -> dict[str, Any]:
 
 
 def _run(prepared, store: Cache, executor, defn, keep_waveforms: bool, stats: SweepStats,
-         progress: bool | None, threads: int = DEFAULT_THREADS, size: int | None = None) -> list[PointResult]:
+         progress: bool | None, threads: int = DEFAULT_THREADS, size: int | None = None,
+         backend: str = "session", timeout_s: float = 300.0) -> list[PointResult]:
     """Serve cached points, run the rest; return one result per point, in point order."""
     by_key: dict[str, list[int]] = {}
     for i, task in enumerate(prepared.tasks):
@@ -245,7 +259,7 @@ def _run(prepared, store: Cache, executor, defn, keep_waveforms: bool, stats: Sw
         minimum = 1 if isinstance(executor, LocalExecutor) else DASK_MIN_BATCH
         size = batch_size(len(todo), jobs, minimum)
     batches = make_batches(prepared, todo, defn.name, defn.build.__module__, jobs, keep_waveforms, cache_dir,
-                           threads, size)
+                           threads, size, backend, timeout_s)
     stats.n_batches, stats.batch_size, stats.ngspice_threads = len(batches), size, threads
     failed = sum(1 for r in results.values() if not r.entry.ok)
     with _progress(len(prepared.tasks), stats.n_cached, progress) as bar:
@@ -269,6 +283,29 @@ def _run(prepared, store: Cache, executor, defn, keep_waveforms: bool, stats: Sw
         if batches:
             executor.run(batches, on_result)
     return [results[i] for i in range(len(prepared.tasks))]
+
+
+SWEEP_BACKENDS = ("session", "batch", "vacask")
+
+
+def _engine_version(backend: str) -> str:
+    """The version of ``backend``'s engine, for the cache key and the dataset
+    (VACASK's with a digest of our Verilog-A models, which stand in for the decks' device models);
+    a missing engine is one line."""
+    from ..spice import ngspice_version
+    if backend not in SWEEP_BACKENDS:
+        raise UsageError(f"unknown backend {backend!r}; choose from {', '.join(SWEEP_BACKENDS)}")
+    if backend != "vacask":
+        return ngspice_version()
+    import hashlib
+
+    from ..spice.vacask import VA_DEVICES, engine_version
+    from ..spice.veriloga import va_model
+    version = engine_version()
+    h = hashlib.sha256()
+    for name in VA_DEVICES:
+        h.update(Path(va_model(name)).read_bytes())
+    return f"{version} va-{h.hexdigest()[:12]}"
 
 
 def _dask_workers(executor) -> int:

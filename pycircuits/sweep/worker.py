@@ -71,13 +71,21 @@ def _measures(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_point(session, defn, batch: Batch, task: Task) -> PointResult:
-    """Simulate and measure one point on ``session``; errors are recorded, not raised."""
+    """Simulate and measure one point on ``session`` (None: on the batch's backend, ``batch`` or
+    ``vacask``, in a process of its own); errors are recorded, not raised."""
     from ..errors import SimulationError
     from ..params import make_params
-    loads, runs, t0 = session.loads, session.runs, time.perf_counter()
+    loads, runs, t0 = (session.loads, session.runs, time.perf_counter()) if session is not None \
+        else (-1, -1, time.perf_counter())
     entry = Entry()
     try:
-        waves = session.run(batch.netlist, task.spice_params)
+        if session is not None:
+            waves = session.run(batch.netlist, task.spice_params)
+        else:  # a process per point: the structure's netlist with this point's values written in
+            from ..spice import simulate
+            from ..spice.deck import set_params
+            waves = simulate(set_params(batch.netlist, task.spice_params), batch.backend, timeout_s=batch.timeout_s,
+                             threads=batch.threads)
     except SimulationError as exc:
         entry = Entry(error=str(exc), error_type=type(exc).__name__)
     except Exception as exc:  # noqa: BLE001 - a point must never stop the sweep
@@ -96,8 +104,12 @@ def run_point(session, defn, batch: Batch, task: Task) -> PointResult:
         if waves.warnings:
             entry.meta["ngspice_notes"] = list(waves.warnings)
     entry.meta["wall_time_s"] = time.perf_counter() - t0
-    return PointResult(task.index, task.key, entry, loads=session.loads - loads, runs=session.runs - runs,
-                       pid=os.getpid(), batch_id=batch.batch_id)
+    if session is None:
+        n_loads = n_runs = 1  # the engine's process read the deck and ran it
+    else:
+        n_loads, n_runs = session.loads - loads, session.runs - runs
+    return PointResult(task.index, task.key, entry, loads=n_loads, runs=n_runs, pid=os.getpid(),
+                       batch_id=batch.batch_id)
 
 
 def run_tasks(batch: Batch, on_start: Callable[[Task], None] | None = None,
@@ -108,14 +120,16 @@ def run_tasks(batch: Batch, on_start: Callable[[Task], None] | None = None,
     out = []
     with _lock:
         try:
-            defn, session, problem = _circuit(batch), default_session(batch.threads), ""
+            defn = _circuit(batch)
+            session = default_session(batch.threads) if batch.backend == "session" else None
+            problem = ""
         except Exception as exc:  # noqa: BLE001 - e.g. no libngspice, or the circuit's module is missing
             defn = session = None
             problem = f"worker cannot run circuit {batch.circuit}: {exc}"
         for task in batch.tasks:
             if on_start is not None:
                 on_start(task)
-            if session is None:
+            if defn is None:
                 result = PointResult(task.index, task.key, Entry(error=problem, error_type="WorkerError"),
                                      pid=os.getpid(), batch_id=batch.batch_id)
             else:
