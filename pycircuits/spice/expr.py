@@ -17,7 +17,7 @@ import math
 import re
 from collections.abc import Callable
 
-__all__ = ["Unevaluable", "evaluate", "strip_value"]
+__all__ = ["Unevaluable", "evaluate", "strip_value", "suffixed_numbers"]
 
 
 class Unevaluable(Exception):
@@ -32,6 +32,16 @@ _TOKEN = re.compile(r"""
 """, re.VERBOSE)
 
 _SUFFIX = {"t": 1e12, "g": 1e9, "k": 1e3, "m": 1e-3, "u": 1e-6, "n": 1e-9, "p": 1e-12, "f": 1e-15, "a": 1e-18}
+
+
+def suffixed_numbers(text: str) -> str:
+    """``text`` with every number that carries a SPICE scale suffix (``1u``, ``2meg``, ``10kOhm``)
+    written as a plain float (``1e-06``), for readers of plain arithmetic; names are left alone."""
+    return _SUFFIXED.sub(lambda m: repr(float(m[1]) * _scale(m[2])), text)
+
+
+_SUFFIXED = re.compile(r"(?<![\w.])((?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)((?:meg|mil|[tgkmunpfa])[A-Za-z]*)",
+                       re.IGNORECASE)
 
 
 def _scale(suffix: str) -> float:

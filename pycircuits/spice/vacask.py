@@ -34,12 +34,19 @@ naming the card):
   ``sp_bsim4v8``, ``type=1|-1``; ``level`` and ``version`` dropped);
 * ``Mname d g s b MODEL [l= w= nf= ad= as= pd= ps= nrd= nrs= sa= sb= sd=]``
   on such a model;
-* ``Bname n+ n- I=EXPR`` or ``V=EXPR``, EXPR of numbers, parameters,
-  ``V(node)``, ``V(node, node)``, ``+ - * / ^`` and ``ln log exp sqrt abs
-  min max pow``: each distinct expression becomes a generated Verilog-A
-  module (``I(p, n) <+ EXPR`` or ``V(p, n) <+ EXPR``, parameters inlined as
-  numbers, ``x^k`` for k = 1..4 as a product because OpenVAF's ``pow`` is NaN
-  for a negative base), compiled once into ``osdi/generated/`` of the cache;
+* ``Bname n+ n- I=EXPR`` or ``V=EXPR``, EXPR of numbers (SPICE suffixes
+  too), parameters, ``time``, ``V(node)``, ``V(node, node)``, ``i(Vname)``
+  of a V source of the deck, ``+ - * / ^``, comparisons (1 or 0, as in
+  ngspice) and ``ln log log10 exp sqrt abs min max pow floor ceil`` and the
+  trigonometric and hyperbolic functions: each distinct expression becomes
+  a generated Verilog-A module (``I(p, n) <+ EXPR`` or ``V(p, n) <+ EXPR``,
+  parameters inlined as numbers, ``time`` as ``$abstime``, ``x^k`` for
+  k = 1..4 as a product because OpenVAF's ``pow`` is NaN for a negative
+  base), compiled once into ``osdi/generated/`` of the cache.  A module
+  cannot see another instance's branch, so each V source read by ``i()``
+  gets a VACASK ``ccvs`` of gain 1 (``ctlinst`` = the source) driving a
+  sense node ``pyc_i_NAME``, whose voltage the module reads;
+* ``Ename n+ n- nc+ nc- GAIN`` (linear): VACASK's built-in ``vcvs``;
 * ``Aname CLK NULL NULL OUT MODEL`` on an XSPICE ``.model MODEL oneshot(...)``
   (``cntl_array``, ``pw_array``, ``pos_edge_trig``, ``clk_trig``,
   ``retrig=FALSE``, ``out_low``, ``out_high``, ``rise_time``,
@@ -51,11 +58,15 @@ naming the card):
 * ``.tran tstep tstop [0 [tmax]]`` (``maxstep`` = tmax, else ngspice's
   default ``min(tstep, tstop / 50)``), ``.op``, ``.dc SOURCE start stop step``
   on a V or I source; one analysis per deck;
-* ``.options method=gear|trap gmin=VALUE``: ``gmin`` as VACASK's; both
+* ``.options method=gear|trap gmin= reltol= abstol= vntol= chgtol=``: the
+  tolerances and ``gmin`` as VACASK's options of the same names; both
   methods run as VACASK's trapezoidal rule, because VACASK 0.3.4's ``gear``
-  (BDF2) stops with "Timestep too small" on rram.va whenever ``x0`` is not 0.
+  (BDF2) stops with "Timestep too small" on rram.va whenever ``x0`` is not 0;
+  ``minbreak`` and ``bypass``, speed settings of ngspice's own, are dropped;
+* a one-point ``PWL(t v)`` is the constant ``v`` (VACASK wants two points).
 
-Not supported, refused: every other device letter (E, G, F, H, L, D, Q, ...),
+Not supported, refused: every other device letter (G, F, H, L, D, Q, ...),
+E sources other than the linear form,
 other ``.model`` types, other XSPICE models, ``.subckt``, ``.meas``,
 ``.control``, ``.ic``, ``.nodeset``, ``.func``, other options (``reltol``,
 ...), ``uic``, a ``.tran`` start time, AC source specs, ``.ac``, files outside
@@ -70,8 +81,9 @@ Results: VACASK names a node by itself and a source's current
 ``NAME:flow(br)`` (flowing into its + pin, as ngspice's ``i(NAME)``); both are
 renamed to our ngspice backends' names (``v(out)``, ``i(vin)``), and a DC
 sweep's scale to ``v-sweep`` / ``i-sweep``.  The internal nodes of the
-Verilog-A modules are left out, and so are the branch currents ngspice gives
-its B sources and XSPICE devices (``i(bdet1)``, ``i(aspk1)``).
+Verilog-A modules and the translation's own ``pyc_`` nodes and sources are
+left out, and so are the branch currents ngspice gives its B sources and
+XSPICE devices (``i(bdet1)``, ``i(aspk1)``).
 """
 
 from __future__ import annotations
@@ -91,6 +103,7 @@ import numpy as np
 
 from ..errors import ParameterError, SimulationError, UsageError
 from ..params import parse_number
+from .expr import suffixed_numbers
 from .rawfile import read_raw
 from .waveforms import Waveforms, canonical_name, netlist_hash
 
@@ -254,6 +267,9 @@ class _Deck:
     oneshots: dict[str, tuple[list[str], str]] = field(default_factory=dict)  # XSPICE oneshot .model cards
     xspice: list[str] = field(default_factory=list)  # A cards (XSPICE one-shots)
     gmin: float | None = None
+    tolerances: dict[str, float] = field(default_factory=dict)  # reltol, abstol, vntol, chgtol
+    vcvs: list[str] = field(default_factory=list)  # E cards (linear)
+    probes: dict[str, str] = field(default_factory=dict)  # V source read by i() in a B source -> its sense node
 
 
 def _include(deck: _Deck, tokens: list[str], card: str) -> None:
@@ -369,6 +385,8 @@ def _read(deck: _Deck, cards: list[str], base: Path | None, depth: int) -> None:
             deck.behavioural.append(card)
         elif letter == "a":
             deck.xspice.append(card)
+        elif letter == "e":
+            deck.vcvs.append(card)
         else:
             raise _refuse(card, f"no {letter.upper()} devices on the vacask backend")
 
@@ -397,6 +415,10 @@ def _dot_card(deck: _Deck, tokens: list[str], card: str) -> bool:
                 deck.tran_method = "trap"
             elif name == "gmin":
                 deck.gmin = evaluate(value, deck.params, card)
+            elif name in _TOLERANCES:
+                deck.tolerances[name] = evaluate(value, deck.params, card)
+            elif name in ("minbreak", "bypass"):
+                pass  # ngspice's least spacing of breakpoints and its device bypass: speed knobs of ngspice's own
             else:
                 raise _refuse(card, f"option {name} has no VACASK counterpart here")
         return True
@@ -469,6 +491,8 @@ def _source(tokens: list[str], deck: _Deck, card: str) -> str:
         times = args[0::2]
         if any(b <= a for a, b in zip(times, times[1:], strict=False)):
             raise _refuse(card, "PWL times must increase")
+        if len(args) == 2:  # one point: ngspice holds its value at every time, VACASK wants two points
+            return f"{head} dc={_num(args[1])}"
         wave = ", ".join(_num(a) for a in args)
         first = args[1] if times[0] <= 0 else 0.0
         return f"{head} dc={_num(first)} type=\"pwl\" wave=[{wave}]"
@@ -519,7 +543,8 @@ def _analysis(deck: _Deck) -> tuple[str, str, str]:
             raise _refuse(card, "a .tran start time")
         tmax = more[1] if len(more) > 1 else min(step, stop / 50)
         settings = ([f'tran_method="{deck.tran_method}"'] if deck.tran_method else []) \
-            + ([f"gmin={_num(deck.gmin)}"] if deck.gmin is not None else [])
+            + ([f"gmin={_num(deck.gmin)}"] if deck.gmin is not None else []) \
+            + [f"{k}={_num(v)}" for k, v in sorted(deck.tolerances.items())]
         options = f"  options {' '.join(settings)}\n" if settings else ""
         return kind, f"{options}  analysis tran1 tran step={_num(step)} stop={_num(stop)} maxstep={_num(tmax)}\n", ""
     if len(args) != 4:
@@ -532,6 +557,34 @@ def _analysis(deck: _Deck) -> tuple[str, str, str]:
         raise _refuse(card, "step does not go from start to stop")
     return kind, (f"  sweep sweep instance=\"{src}\" parameter=\"dc\" from={_num(start)} to={_num(stop)} "
                   f"step={_num(step)}\n  analysis dc1 op\n"), src
+
+
+_PROBE = re.compile(r"(?<![\w.])i\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)", re.IGNORECASE)
+
+
+def _current_probes(deck: _Deck) -> list[str]:
+    """For each V source whose current a B source reads (``i(Vname)``), a VACASK ``ccvs`` of gain 1
+    that copies that current onto a sense node (``pyc_i_vname``), which the B source's module reads
+    as a voltage: a Verilog-A module cannot see another instance's branch."""
+    names = {tokens[0].lower() for _, tokens, letter in deck.sources if letter == "v"}
+    lines = []
+    for card in deck.behavioural:
+        for m in _PROBE.finditer(card.split("=", 1)[-1]):
+            source = m[1].lower()
+            if source in names and source not in deck.probes:
+                deck.probes[source] = f"pyc_i_{source}"
+                lines.append(f'pyc_isense_{source} (pyc_i_{source} 0) ccvs gain=1 ctlinst="{source}"')
+    return lines
+
+
+def _vcvs(card: str, deck: _Deck) -> str:
+    """``Ename n+ n- nc+ nc- GAIN``: VACASK's built-in ``vcvs``."""
+    tokens = _tokens(card)
+    if len(tokens) != 6:
+        raise _refuse(card, "only linear E sources: Ename N+ N- NC+ NC- GAIN")
+    name = _inst_name(tokens[0], card)
+    nodes = " ".join(_node(t, card) for t in tokens[1:5])
+    return f"{name} ({nodes}) vcvs gain={_num(evaluate(tokens[5], deck.params, card))}"
 
 
 # ------------------------------------------- generated Verilog-A modules ----
@@ -555,32 +608,49 @@ def _compile_generated(module: str, text: str) -> Path:
 
 
 _VA_FUNCTIONS = {"ln": "ln", "log": "ln", "log10": "log", "exp": "exp", "sqrt": "sqrt", "abs": "abs",
-                 "min": "min", "max": "max", "pow": "pow"}
+                 "min": "min", "max": "max", "pow": "pow", "floor": "floor", "ceil": "ceil",
+                 "sin": "sin", "cos": "cos", "tan": "tan", "asin": "asin", "acos": "acos", "atan": "atan",
+                 "sinh": "sinh", "cosh": "cosh", "tanh": "tanh"}
 _VA_OPERATORS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
+_VA_COMPARE = {ast.Gt: ">", ast.Lt: "<", ast.GtE: ">=", ast.LtE: "<=", ast.Eq: "==", ast.NotEq: "!="}
+_TOLERANCES = ("reltol", "abstol", "vntol", "chgtol")
 _BSOURCE = re.compile(r"^(\S+)\s+(\S+)\s+(\S+)\s+([iv])\s*=\s*(.+)$", re.IGNORECASE)
 
 
-def _va_expr(node: ast.AST, ports: dict[str, str], params: dict[str, float], card: str) -> str:
-    """A B-source expression as Verilog-A: numbers, V(node[, node]) on the module's ports, operators, functions."""
+def _va_expr(node: ast.AST, ports: dict[str, str], params: dict[str, float], card: str,
+             probes: dict[str, str] | None = None) -> str:
+    """A B-source expression as Verilog-A: numbers, ``time``, V(node[, node]) on the module's ports,
+    ``i(Vsource)`` (through the sense node of ``probes``), operators, comparisons (1 or 0), functions."""
+    def sub(n: ast.AST) -> str:
+        return _va_expr(n, ports, params, card, probes)
     if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
         return _num(node.value)
     if isinstance(node, ast.Name):
         if node.id.lower() not in params:
+            if node.id.lower() == "time":
+                return "$abstime"
             raise _refuse(card, f"unknown parameter {node.id}")
         return _num(params[node.id.lower()])
+    if isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in _VA_COMPARE:
+        return f"(({sub(node.left)} {_VA_COMPARE[type(node.ops[0])]} {sub(node.comparators[0])}) ? 1.0 : 0.0)"
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id.lower() == "i"
+            and probes is not None and len(node.args) == 1 and isinstance(node.args[0], ast.Name)):
+        source = node.args[0].id.lower()
+        if source not in probes:
+            raise _refuse(card, f"i({node.args[0].id}): not a V source of the deck")
+        return _va_node(ast.Name(id=probes[source]), ports, card)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-        return f"({'-' if isinstance(node.op, ast.USub) else '+'}{_va_expr(node.operand, ports, params, card)})"
+        return f"({'-' if isinstance(node.op, ast.USub) else '+'}{sub(node.operand)})"
     if isinstance(node, ast.BinOp) and type(node.op) in _VA_OPERATORS:
-        return (f"({_va_expr(node.left, ports, params, card)} {_VA_OPERATORS[type(node.op)]} "
-                f"{_va_expr(node.right, ports, params, card)})")
+        return f"({sub(node.left)} {_VA_OPERATORS[type(node.op)]} {sub(node.right)})"
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
-        base = _va_expr(node.left, ports, params, card)
+        base = sub(node.left)
         exponent = node.right
         if (isinstance(exponent, ast.Constant) and isinstance(exponent.value, int)
                 and not isinstance(exponent.value, bool) and 1 <= exponent.value <= 4):
             # OpenVAF's pow(x, y) is NaN for x < 0; ngspice's x^2 is not
             return "(" + " * ".join([base] * exponent.value) + ")"
-        return f"pow({base}, {_va_expr(exponent, ports, params, card)})"
+        return f"pow({base}, {sub(exponent)})"
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords:
         name = node.func.id.lower()
         if name == "v" and 1 <= len(node.args) <= 2:
@@ -589,8 +659,9 @@ def _va_expr(node: ast.AST, ports: dict[str, str], params: dict[str, float], car
                 return terms[0]
             return f"({terms[0]} - {terms[1]})"
         if name in _VA_FUNCTIONS:
-            return f"{_VA_FUNCTIONS[name]}({', '.join(_va_expr(a, ports, params, card) for a in node.args)})"
-    raise _refuse(card, "only numbers, parameters, V(node), + - * / ^ and ln exp sqrt abs min max pow in B sources")
+            return f"{_VA_FUNCTIONS[name]}({', '.join(sub(a) for a in node.args)})"
+    raise _refuse(card, "only numbers, parameters, time, V(node), i(Vsource), + - * / ^, comparisons and "
+                        "ln exp sqrt abs min max pow floor ceil and trigonometric functions in B sources")
 
 
 def _va_node(arg: ast.AST, ports: dict[str, str], card: str) -> str:
@@ -615,13 +686,14 @@ def _bsource(card: str, deck: _Deck) -> tuple[str, str, str]:
     name, n1, n2 = _inst_name(m[1], card), _node(m[2], card), _node(m[3], card)
     try:
         # a {param expression} in a B source is a number to ngspice: a parenthesised term here
-        tree = ast.parse(m[5].strip().replace("^", "**").replace("{", "(").replace("}", ")"), mode="eval")
+        text = suffixed_numbers(m[5].strip()).replace("^", "**").replace("{", "(").replace("}", ")")
+        tree = ast.parse(text, mode="eval")
     except SyntaxError:
         raise _refuse(card, "cannot read the expression") from None
     ports = {n1: "p", n2: "n"} if n1 != n2 else {n1: "p"}
     if n1 == n2:
         raise _refuse(card, "both pins on one node")
-    expr = _va_expr(tree.body, ports, deck.params, card)
+    expr = _va_expr(tree.body, ports, deck.params, card, deck.probes)
     names = list(ports.values())
     quantity = "I" if m[4].lower() == "i" else "V"
     body = ("module @@(" + ", ".join(names) + ");\n    inout " + ", ".join(names) + ";\n    electrical "
@@ -778,6 +850,8 @@ def translate(netlist: str, osdi: Callable[[str], Path] | None = None) -> Transl
         tokens = _tokens(card)
         body.append(_subckt(tokens, deck, card) if tokens[0][0].lower() == "x" else _passive(tokens, deck.params, card))
     body += [_mosfet(card, deck) for card in deck.mosfets]
+    body += [_vcvs(card, deck) for card in deck.vcvs]
+    body += _current_probes(deck)
     generated: dict[str, str] = {}  # module name -> Verilog-A text
     for card in deck.behavioural:
         line, module, text = _bsource(card, deck)
@@ -801,6 +875,7 @@ def translate(netlist: str, osdi: Callable[[str], Path] | None = None) -> Transl
         for name in sorted(deck.used):
             head.append(f'load "{_quoted_path(osdi(name))}"')
     head += ["model vsource vsource", "model isource isource", "model r sp_resistor", "model c sp_capacitor"]
+    head += (["model vcvs vcvs"] if deck.vcvs else []) + (["model ccvs ccvs"] if deck.probes else [])
     head += [f"model {name}_va {name}" for name in sorted(deck.used)]
     head += [f"model {module} {module}" for module in sorted(generated)]
     safe_title = re.sub(r"[^A-Za-z0-9 _.,:+-]", "_", title)[:200] or "pycircuits deck"
@@ -849,8 +924,9 @@ def run_vacask(netlist: str, timeout_s: float = 600.0, raw_out: str | Path | Non
     elapsed = _ELAPSED.findall(out)
     # device-internal nodes and flows of the Verilog-A modules ("xmem:x", "bl1:flow(p,n)") are left out,
     # as ngspice leaves out the insides of its devices
+    # and so are the sense nodes and sources this translation adds (pyc_...)
     vectors = {_vector_name(n, tr.sweep_source): np.asarray(v) for n, v in plots[-1].vectors().items()
-               if ":" not in n or n.endswith(":flow(br)")}
+               if (":" not in n or n.endswith(":flow(br)")) and not n.startswith("pyc_")}
     return Waveforms.from_vectors(tr.analysis, vectors, ngspice_version=version,
                                   netlist_hash=netlist_hash(netlist), wall_time_s=wall,
                                   analysis_time_s=float(elapsed[-1]) if elapsed else None, backend="vacask")

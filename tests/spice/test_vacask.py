@@ -306,8 +306,9 @@ def test_op_and_dc_sweep_agree_with_ngspice_and_ohms_law():
     ("t\nV1 a 0 1\nR1 a 0 {__import__('os')}\n.op\n.end\n", "R1 a 0 {__import__('os')}"),
     ("t\nV1 a 0 1\nR1 a 0 1k\n.control\nshell ls\n.endc\n.op\n.end\n", ".control"),
     ("t\nV1 a 0 1\nB1 b 0 v=V(a)); $system(\"ls\")\n.op\n.end\n", 'B1 b 0 v=V(a)); $system("ls")'),
-    ("t\nV1 a 0 1\nB1 b 0 v=I(V1)*1k\n.op\n.end\n", "B1 b 0 v=I(V1)*1k"),
-    ("t\nE1 b 0 a 0 2\n.op\n.end\n", "E1 b 0 a 0 2"),
+    ("t\nV1 a 0 1\nR1 a 0 1k\nB1 b 0 v=I(R1)*1k\n.op\n.end\n", "B1 b 0 v=I(R1)*1k"),
+    ("t\nV1 a 0 1\nE1 b 0 value={V(a)*2}\n.op\n.end\n", "E1 b 0 value={V(a)*2}"),
+    ("t\nV1 a 0 1\nF1 b 0 V1 2\n.op\n.end\n", "F1 b 0 V1 2"),
 ])
 def test_unsupported_card_is_refused_in_one_line_naming_it(deck, card):
     with pytest.raises(UsageError) as info:
@@ -346,6 +347,73 @@ def test_b_sources_run_as_generated_verilog_a_with_ngspices_arithmetic():
     w = simulate(deck, backend="vacask")
     assert w["v(b)"][0] == pytest.approx(2 * 0.8**2, rel=1e-12)
     assert w["v(c)"][0] == pytest.approx(1.28e-3 * 1e3, rel=1e-9)  # I = max(0.2, 1.28) mA into c, through 1 kOhm
+
+
+@requires_vacask
+@requires_ngspice
+def test_e_sources_and_source_currents_in_b_sources_give_ngspices_values():
+    """A linear E source (VACASK's vcvs) and i(Vsense) read by a B source (through a ccvs sense node)."""
+    deck = ("e and i\nV1 a 0 0.5\nR1 a b 1k\nVs b 0 0\nE1 c 0 a 0 3\nR2 c 0 1k\n"
+            "B1 d 0 v=i(Vs)*1e3 + 2*i(vs)*1e3\nR3 d 0 1k\nB2 0 e i=-i(V1)\nR4 e 0 1k\n.op\n.end\n")
+    vac, ng = simulate(deck, backend="vacask"), simulate(deck, backend="session")
+    assert vac["v(c)"][0] == pytest.approx(1.5, rel=1e-12)                 # E: 3 * 0.5 V
+    assert vac["v(d)"][0] == pytest.approx(3 * 0.5e-3 * 1e3, rel=1e-9)     # 0.5 mA through Vs, + to -
+    for name in ("v(c)", "v(d)", "v(e)", "i(vs)", "i(v1)"):
+        assert vac[name][0] == pytest.approx(ng[name][0], rel=1e-9, abs=1e-15), name
+    assert not any(k.startswith(("v(pyc_", "i(pyc_")) for k in vac.vectors)  # the sense nodes stay inside
+
+
+@requires_vacask
+@requires_ngspice
+def test_time_comparisons_and_one_point_pwl_in_b_sources_follow_ngspice():
+    deck = ("time\nV1 a 0 PWL(0 0.7)\nB1 y 0 v=(time > 1u)*V(a) + floor(2.5)*(V(a) < 0.5)\nR1 y 0 1k\n"
+            ".tran 10n 2u\n.end\n")
+    vac, ng = simulate(deck, backend="vacask"), simulate(deck, backend="session")
+    for w in (vac, ng):
+        t, y = w["time"], w["v(y)"]
+        assert np.all(y[t < 0.99e-6] == 0) and np.allclose(y[t > 1.01e-6], 0.7, rtol=1e-12)
+        assert w["v(a)"][-1] == pytest.approx(0.7)
+
+
+def test_options_map_to_vacasks_and_ngspices_speed_knobs_are_dropped():
+    text = translate("o\nV1 a 0 1\nR1 a 0 1k\n.options method=gear reltol=1e-4 abstol=1e-13 minbreak=1e-10 "
+                     "bypass=1 gmin=1e-15\n.tran 1n 1u\n.end\n").text
+    assert 'options tran_method="trap" gmin=1e-15 abstol=1e-13 reltol=0.0001' in text
+
+
+@pytest.fixture(scope="module")
+def trace_runs():
+    return run_circuit("pcm-trace", backend="session"), run_circuit("pcm-trace", backend="vacask")
+
+
+@requires_vacask
+@requires_ngspice
+def test_pcm_trace_agrees_and_the_trace_drifts_with_the_models_nu(trace_runs):
+    ng, vac = trace_runs
+    for k in ("trace_g_s", "read_current_a", "g_after_pulses_s", "w_diff_s"):
+        np.testing.assert_allclose(vac.measures[k], ng.measures[k], rtol=1e-3, err_msg=k)
+    assert vac.measures["nu_fit"] == pytest.approx(0.1, abs=1e-3)   # the trace drifts as G ~ t^-nu, nu = 0.1
+
+
+@requires_vacask
+@requires_ngspice
+def test_memstack_cell_agrees_within_one_percent():
+    ng, vac = run_circuit("memstack", backend="session"), run_circuit("memstack", backend="vacask")
+    for k in ("g_s", "c_f", "tau_s", "charge_per_spike_c", "spike_times_s"):
+        np.testing.assert_allclose(vac.measures[k], ng.measures[k], rtol=0.01, err_msg=k)
+    # the membrane integrates with tau = C(y) / g_leak on both engines (10 nS by default)
+    from pycircuits.twins.memstack import G_LEAK_S
+    assert vac.measures["tau_s"] == pytest.approx(vac.measures["c_f"] / G_LEAK_S, rel=0.01)
+
+
+@requires_vacask
+@requires_ngspice
+def test_scgru_core_decides_the_same_outputs_on_both_engines():
+    ng, vac = run_circuit("scgru", backend="session"), run_circuit("scgru", backend="vacask")
+    assert np.array_equal(vac.measures["y"], ng.measures["y"])
+    assert np.array_equal(vac.measures["z_code"], ng.measures["z_code"])
+    np.testing.assert_allclose(vac.measures["h_v"], ng.measures["h_v"], atol=2e-3)
+    np.testing.assert_allclose(vac.measures["mac_v"], ng.measures["mac_v"], atol=2e-3)
 
 
 # ---------------------------------------------------- running the engine ----
