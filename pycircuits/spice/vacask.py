@@ -63,12 +63,16 @@ naming the card):
   methods run as VACASK's trapezoidal rule, because VACASK 0.3.4's ``gear``
   (BDF2) stops with "Timestep too small" on rram.va whenever ``x0`` is not 0;
   ``minbreak`` and ``bypass``, speed settings of ngspice's own, are dropped;
-* a one-point ``PWL(t v)`` is the constant ``v`` (VACASK wants two points).
+* a one-point ``PWL(t v)`` is the constant ``v`` (VACASK wants two points);
+* ``.meas tran|dc|op`` cards (TRIG/TARG, WHEN, FIND, AVG, MIN, MAX,
+  MIN_AT, MAX_AT, PP, RMS, INTEG, PARAM): VACASK reads none, so
+  :mod:`.meas` evaluates them on the results with ngspice's algorithms.
 
 Not supported, refused: every other device letter (G, F, H, L, D, Q, ...),
 E sources other than the linear form,
-other ``.model`` types, other XSPICE models, ``.subckt``, ``.meas``,
-``.control``, ``.ic``, ``.nodeset``, ``.func``, other options (``reltol``,
+other ``.model`` types, other XSPICE models, ``.subckt``, ``.meas`` of
+other analyses or functions (DERIV, ERR),
+``.control``, ``.ic``, ``.nodeset``, ``.func``, other options (``itl1``,
 ...), ``uic``, a ``.tran`` start time, AC source specs, ``.ac``, files outside
 ``devicemodels/``.
 
@@ -104,6 +108,8 @@ import numpy as np
 from ..errors import ParameterError, SimulationError, UsageError
 from ..params import parse_number
 from .expr import suffixed_numbers
+from .meas import FUNCTIONS as MEASURE_FUNCTIONS
+from .meas import evaluate_measures, measure_words
 from .rawfile import read_raw
 from .waveforms import Waveforms, canonical_name, netlist_hash
 
@@ -270,6 +276,7 @@ class _Deck:
     tolerances: dict[str, float] = field(default_factory=dict)  # reltol, abstol, vntol, chgtol
     vcvs: list[str] = field(default_factory=list)  # E cards (linear)
     probes: dict[str, str] = field(default_factory=dict)  # V source read by i() in a B source -> its sense node
+    meas: list[str] = field(default_factory=list)  # .meas cards, evaluated on the results (spice/meas.py)
 
 
 def _include(deck: _Deck, tokens: list[str], card: str) -> None:
@@ -422,6 +429,10 @@ def _dot_card(deck: _Deck, tokens: list[str], card: str) -> bool:
             else:
                 raise _refuse(card, f"option {name} has no VACASK counterpart here")
         return True
+    if word in (".meas", ".measure"):
+        _check_meas(card)
+        deck.meas.append(card)
+        return True
     if word in (".tran", ".op", ".dc"):
         if deck.analysis is not None:
             raise _refuse(card, "one analysis per deck")
@@ -557,6 +568,19 @@ def _analysis(deck: _Deck) -> tuple[str, str, str]:
         raise _refuse(card, "step does not go from start to stop")
     return kind, (f"  sweep sweep instance=\"{src}\" parameter=\"dc\" from={_num(start)} to={_num(stop)} "
                   f"step={_num(step)}\n  analysis dc1 op\n"), src
+
+
+def _check_meas(card: str) -> None:
+    """A ``.meas`` card that :mod:`.meas` reads (its vectors are checked on the results)."""
+    words = measure_words(card)
+    if len(words) < 4 or not _NAME.match(words[2]):
+        raise _refuse(card, "expected .meas ANALYSIS NAME FUNCTION ...")
+    if words[1].lower() not in ("tran", "dc", "op"):
+        raise _refuse(card, f"no {words[1]} analysis on the vacask backend")
+    head = words[3].lower()
+    if not (head in MEASURE_FUNCTIONS or head.startswith("param=")):
+        raise _refuse(card, "functions: trig/targ, find, when, avg, min, max, min_at, max_at, pp, rms, "
+                            "integ, param")
 
 
 _PROBE = re.compile(r"(?<![\w.])i\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)", re.IGNORECASE)
@@ -830,6 +854,8 @@ class Translation:
     raw_name: str                 # the raw file VACASK writes
     devices: tuple[str, ...]      # Verilog-A models to compile and load
     sweep_source: str = ""        # .dc: the swept source
+    meas: tuple[str, ...] = ()    # the deck's .meas cards, evaluated on the results by spice/meas.py
+    params: dict[str, float] = field(default_factory=dict)  # the deck's .param values (for PARAM= measures)
 
 
 def translate(netlist: str, osdi: Callable[[str], Path] | None = None) -> Translation:
@@ -882,7 +908,7 @@ def translate(netlist: str, osdi: Callable[[str], Path] | None = None) -> Transl
     text = (f"{safe_title}\n\n" + "\n".join(head) + "\n\nground 0\n\n" + "\n".join(body)
             + f"\n\ncontrol\n{control}endc\n")
     raw_name = {"tran": "tran1.raw", "op": "op1.raw", "dc": "dc1.raw"}[kind]
-    return Translation(text, kind, raw_name, tuple(sorted(deck.used)), src)
+    return Translation(text, kind, raw_name, tuple(sorted(deck.used)), src, tuple(deck.meas), dict(deck.params))
 
 
 # ------------------------------------------------------------ running ----
@@ -927,9 +953,11 @@ def run_vacask(netlist: str, timeout_s: float = 600.0, raw_out: str | Path | Non
     # and so are the sense nodes and sources this translation adds (pyc_...)
     vectors = {_vector_name(n, tr.sweep_source): np.asarray(v) for n, v in plots[-1].vectors().items()
                if (":" not in n or n.endswith(":flow(br)")) and not n.startswith("pyc_")}
+    meas, meas_failed = evaluate_measures(list(tr.meas), vectors, tr.analysis, tr.params) if tr.meas else ({}, {})
     return Waveforms.from_vectors(tr.analysis, vectors, ngspice_version=version,
                                   netlist_hash=netlist_hash(netlist), wall_time_s=wall,
-                                  analysis_time_s=float(elapsed[-1]) if elapsed else None, backend="vacask")
+                                  analysis_time_s=float(elapsed[-1]) if elapsed else None, backend="vacask",
+                                  meas=meas, meas_failed=meas_failed)
 
 
 def engine_version() -> str:

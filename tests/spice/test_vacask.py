@@ -299,7 +299,7 @@ def test_op_and_dc_sweep_agree_with_ngspice_and_ohms_law():
 
 @pytest.mark.parametrize(("deck", "card"), [
     ("t\nL1 a 0 1u\n.tran 1n 1u\n.end\n", "L1 a 0 1u"),
-    ("t\nV1 a 0 1\nR1 a 0 1k\n.meas tran x max v(a)\n.tran 1n 1u\n.end\n", ".meas tran x max v(a)"),
+    ("t\nV1 a 0 1\nR1 a 0 1k\n.meas ac x max v(a)\n.tran 1n 1u\n.end\n", ".meas ac x max v(a)"),
     ("t\nV1 a 0 SIN(0 1 1k)\nR1 a 0 1k\n.tran 1n 1u\n.end\n", "V1 a 0 SIN(0 1 1k)"),
     ("t\n.include /etc/passwd\n.end\n", ".include /etc/passwd"),
     ("t\nV1 a 0 1\nR1 a 0 {1k; shell rm}\n.op\n.end\n", "R1 a 0 {1k; shell rm}"),
