@@ -1,8 +1,9 @@
 """Engines benchmark: ngspice batch, ngspice session and VACASK on the same decks, as ratios.
 
-For each circuit (``rc``, ``rram-iv``, ``inverter``, ``denram``, and the
-``crossbar`` read at an operating point at 32x32 and 128x128 cells, where
-VACASK's KLU meets ngspice's Sparse 1.3) and each engine, the median over
+For each circuit (``rc``, ``rram-iv``, ``inverter``, ``denram`` with its 4
+synapses and with 64, ``memstack``, ``pcm-trace``, the ``scgru`` core, and
+the ``crossbar`` read at an operating point at 32x32 and 128x128 cells,
+where VACASK's KLU meets ngspice's Sparse 1.3) and each engine, the median over
 ``--repeats`` runs (one run where a run takes over 5 s) of:
 
 * wall time of one run as a sweep point pays it (batch and vacask: a fresh
@@ -17,7 +18,7 @@ before timing (the cache), so no row pays a compilation.  VACASK runs
 denram with the trapezoidal rule where ngspice runs gear (see
 :mod:`pycircuits.spice.vacask`).
 
-    python benchmarks/engines.py [--repeats 5] [--circuits rc,rram-iv,inverter,denram,crossbar:32,crossbar:128]
+    python benchmarks/engines.py [--repeats 5] [--circuits rc,rram-iv,inverter,denram,denram:64,crossbar:32,...]
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from pycircuits.circuits import generate
 from pycircuits.spice import default_session, run_batch
 from pycircuits.spice.vacask import run_vacask
 
-CIRCUITS = ("rc", "rram-iv", "inverter", "denram", "crossbar:32", "crossbar:128")
+CIRCUITS = ("rc", "rram-iv", "inverter", "denram", "denram:64", "memstack", "pcm-trace", "scgru", "crossbar:32",
+            "crossbar:128")
 SLOW_S = 5.0  # a run longer than this is timed once (its warm-up run is the measurement)
 ENGINES = ("batch", "session", "vacask")
 
@@ -46,8 +48,15 @@ def _runner(engine: str, netlist: str):
 
 
 def _deck(circuit: str) -> str:
-    """``NAME`` or ``crossbar:N`` (an N x N array of 1R cells read at an operating point)."""
+    """``NAME``, ``crossbar:N`` (an N x N array of 1R cells read at an operating point) or
+    ``denram:N`` (a branch of N synapses, delays 1-8 MOhm, inputs spread over 0.5-9.5 us)."""
     name, _, size = circuit.partition(":")
+    if name == "denram" and size:
+        n = int(size)
+        values = {"n_syn": n, "t_in": tuple(0.5e-6 + 9e-6 * k / (n - 1) for k in range(n)),
+                  "r_delay": tuple(1e6 * 2 ** (3 * k / (n - 1)) for k in range(n)),
+                  "r_weight": (500e3,) * n}
+        return str(generate(name, values)[2])
     return str(generate(name, {"size": int(size)} if size else {})[2])
 
 

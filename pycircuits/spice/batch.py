@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from ..errors import SimulationTimeout
-from .deck import analysis_of
+from .deck import analysis_of, check_ngspice_deck
 from .messages import log_output, measure_results, ngspice_executable, ngspice_version, raise_for_errors, warnings_of
 from .ngshared import check_threads
 from .rawfile import read_raw
@@ -94,6 +94,7 @@ def run_batch(netlist: str, timeout_s: float = 600.0, raw_out: str | Path | None
     a session, one by default).  ``raw_out`` keeps the raw file at that path.  A run past ``timeout_s`` is
     killed (with its whole process group) and raises :class:`SimulationTimeout`.
     """
+    check_ngspice_deck(netlist)
     exe = ngspice_executable()
     version = ngspice_version()
     _clean_stale_runs(workdir)

@@ -21,8 +21,10 @@ from ..params import fmt, parse_number
 PARAM_LINE = re.compile(r"^(\.param\s+([A-Za-z_][A-Za-z0-9_]*)\s*=\s*)(\{[^\n]*\}|\S+)[ \t]*$",
                         re.IGNORECASE | re.MULTILINE)
 PARAM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-# `.lib "PATH" [SECTION]`, `.include PATH`, `.inc PATH`: groups (keyword line start, path, rest of the line)
-MODEL_LINE = re.compile(r'^([ \t]*\.(lib|include|inc)[ \t]+)"?([^"\s]+)"?([^\n]*)$', re.IGNORECASE | re.MULTILINE)
+# `.lib "PATH" [SECTION]`, `.include PATH`, `.inc PATH`, `.hdl PATH` (a Verilog-A model, for VACASK):
+# groups (keyword line start, keyword, path, rest of the line)
+MODEL_LINE = re.compile(r'^([ \t]*\.(lib|include|inc|hdl)[ \t]+)"?([^"\s]+)"?([^\n]*)$', re.IGNORECASE | re.MULTILINE)
+HDL_LINE = re.compile(r'^[ \t]*\.hdl[ \t]', re.IGNORECASE | re.MULTILINE)
 
 # analysis of a plot: session plot names (tran1, op2...) and raw-file plot names ("Transient Analysis")
 _ANALYSES = (("dc transfer", "dc"), ("transient", "tran"), ("tran", "tran"), ("dc", "dc"), ("ac", "ac"),
@@ -89,6 +91,14 @@ def set_params(text: str, values: Mapping[str, Any]) -> str:
         if not found:
             raise ParameterError(f"the netlist has no '.param {name}=...' line to set")
     return text
+
+
+def check_ngspice_deck(netlist: str) -> None:
+    """Refuse, in one line, a deck ngspice cannot run: one that loads a Verilog-A model (``.hdl``)."""
+    if HDL_LINE.search(netlist):
+        from ..errors import UsageError
+        raise UsageError("the deck loads a Verilog-A model (.hdl), which ngspice 39 cannot load (it has no OSDI): "
+                         "run it with --backend vacask")
 
 
 def model_references(text: str) -> Iterator[tuple[str, str, str]]:

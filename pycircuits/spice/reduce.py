@@ -169,7 +169,7 @@ class _Flattener:
             if word == ".end":
                 raise Unsupported(".end inside an included file")
             m = MODEL_LINE.match(first)
-            if m and not (m[2].lower() == "lib" and not m[4].strip()):
+            if m and m[2].lower() != "hdl" and not (m[2].lower() == "lib" and not m[4].strip()):
                 if subckt_depth:
                     raise Unsupported(".include inside a .subckt")
                 path = _resolve(m[3], folder)
@@ -275,7 +275,7 @@ def reduce_text(netlist: str, folder: Path | None = None) -> Reduction:
             if i > 0 and word in (".if", ".elseif", ".else", ".endif"):
                 raise Unsupported("conditional cards (.if)")
             m = MODEL_LINE.match(line) if i > 0 else None
-            if m and not (m[2].lower() == "lib" and not m[4].strip()):
+            if m and m[2].lower() != "hdl" and not (m[2].lower() == "lib" and not m[4].strip()):
                 path = _resolve(m[3], folder)
                 section = m[4].strip().split()[0] if m[2].lower() == "lib" else ""
                 flat.stack = [f"{path.resolve()}\0{section.lower()}"]

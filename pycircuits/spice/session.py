@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from ..errors import NetlistError
 from ..params import fmt
 from .bins import bin_deck, covers, merge_keys
-from .deck import PARAM_NAME, analysis_of, param_value
+from .deck import PARAM_NAME, analysis_of, check_ngspice_deck, param_value
 from .messages import log_output, measure_results, raise_for_errors, warnings_of
 from .ngshared import NgShared
 from .reduce import reduce_deck
@@ -116,6 +116,7 @@ class Session:
         deck's own values, they choose the model bins the loaded text keeps
         (``keep``: bins to keep as well, a key of :mod:`pycircuits.spice.bins`).
         """
+        check_ngspice_deck(netlist)
         self._ng.remove_circuits()
         self._loaded_hash = None
         self._applied = {}

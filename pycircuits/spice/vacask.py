@@ -64,6 +64,13 @@ naming the card):
   (BDF2) stops with "Timestep too small" on rram.va whenever ``x0`` is not 0;
   ``minbreak`` and ``bypass``, speed settings of ngspice's own, are dropped;
 * a one-point ``PWL(t v)`` is the constant ``v`` (VACASK wants two points);
+* ``.hdl "FILE.va"``: a designer's own Verilog-A file, compiled by OpenVAF
+  into the cache (a syntax error is one line with the compiler's message);
+  ``Xname pins... MODULE [NAME=VALUE ...]`` instantiates any module it
+  defines.  Parameters marked ``(* type = "instance" *)`` stay on the
+  instance; the others are the model's, so each distinct set of them
+  becomes a VACASK model of the module.  (ngspice 39 has no OSDI: the
+  session and batch backends refuse such a deck in one line.)
 * ``.meas tran|dc|op`` cards (TRIG/TARG, WHEN, FIND, AVG, MIN, MAX,
   MIN_AT, MAX_AT, PP, RMS, INTEG, PARAM): VACASK reads none, so
   :mod:`.meas` evaluates them on the results with ngspice's algorithms.
@@ -277,6 +284,10 @@ class _Deck:
     vcvs: list[str] = field(default_factory=list)  # E cards (linear)
     probes: dict[str, str] = field(default_factory=dict)  # V source read by i() in a B source -> its sense node
     meas: list[str] = field(default_factory=list)  # .meas cards, evaluated on the results (spice/meas.py)
+    hdl: dict[str, Path] = field(default_factory=dict)  # module (lower case) of a .hdl Verilog-A file -> its file
+    hdl_names: dict[str, str] = field(default_factory=dict)  # module (lower case) -> as the file spells it
+    hdl_instance_params: set[str] = field(default_factory=set)  # parameters marked (* type="instance" *)
+    hdl_models: dict[tuple, str] = field(default_factory=dict)  # (module, model parameters) -> model name
 
 
 def _include(deck: _Deck, tokens: list[str], card: str) -> None:
@@ -290,6 +301,34 @@ def _include(deck: _Deck, tokens: list[str], card: str) -> None:
             deck.devices.add(name)
             return
     raise _refuse(card, f"only {', '.join(n + '.lib' for n in VA_DEVICES)} of devicemodels/ have Verilog-A models")
+
+
+_MODULE = re.compile(r"^\s*module\s+([A-Za-z_][A-Za-z0-9_]*)", re.MULTILINE)
+
+
+def _hdl(deck: _Deck, tokens: list[str], card: str) -> None:
+    """``.hdl "model.va"``: a designer's Verilog-A file, whose modules the deck instantiates with X cards."""
+    if len(tokens) != 2:
+        raise _refuse(card, 'expected .hdl "FILE.va"')
+    path = Path(tokens[1].strip('"').strip("'")).expanduser()
+    try:
+        text = path.read_text(errors="replace")
+    except OSError as exc:
+        raise UsageError(f"vacask backend: cannot read Verilog-A file {path}: {exc.strerror or exc}") from None
+    modules = _MODULE.findall(re.sub(r"//[^\n]*|/\*.*?\*/", "", text, flags=re.DOTALL))
+    if not modules:
+        raise _refuse(card, f"{path.name} defines no Verilog-A module")
+    for name in modules:
+        if name.lower() in VA_DEVICES or name.lower() in deck.hdl:
+            raise _refuse(card, f"module {name} is defined twice")
+        deck.hdl[name.lower()] = path
+        deck.hdl_names[name.lower()] = name
+    deck.hdl_instance_params.update(p.lower() for p in _INSTANCE_PARAM.findall(text))
+
+
+# OSDI: a parameter is the model's unless marked (* type = "instance" *); VACASK takes each where it belongs
+_INSTANCE_PARAM = re.compile(r'\(\*\s*type\s*=\s*"instance"\s*\*\)\s*parameter\s+(?:real|integer)?\s*'
+                             r'([A-Za-z_][A-Za-z0-9_]*)')
 
 
 _MAX_LIB_DEPTH = 8
@@ -414,6 +453,9 @@ def _dot_card(deck: _Deck, tokens: list[str], card: str) -> bool:
     if word in (".include", ".inc"):
         _include(deck, tokens, card)
         return True
+    if word == ".hdl":
+        _hdl(deck, tokens, card)
+        return True
     if word == ".options" or word == ".option":
         for name, value in _options(tokens[1:], card):
             if name == "method" and value in ("gear", "trap", "trapezoidal"):
@@ -527,11 +569,18 @@ def _subckt(tokens: list[str], deck: _Deck, card: str) -> str:
         raise _refuse(card)
     *pins, model = positional
     model = model.lower()
-    if model not in deck.devices:
-        raise _refuse(card, f"subcircuit {model} is not one of the included {'/'.join(VA_DEVICES)} models")
     nodes = " ".join(_node(p, card) for p in pins)
-    deck.used.add(model)
     values = "".join(f" {k}={_num(v)}" for k, v in kv.items())
+    if model in deck.hdl:
+        # the model's parameters make a model of their own; instance parameters stay on the instance
+        own = tuple(sorted((k, v) for k, v in kv.items() if k not in deck.hdl_instance_params))
+        alias = deck.hdl_models.setdefault((model, own), f"{model}_hdl{len(deck.hdl_models)}")
+        inst = "".join(f" {k}={_num(v)}" for k, v in kv.items() if k in deck.hdl_instance_params)
+        return f"{name} ({nodes}) {alias}{inst}"
+    if model not in deck.devices:
+        raise _refuse(card, f"subcircuit {model} is not one of the included {'/'.join(VA_DEVICES)} models "
+                            "nor a module of a .hdl file")
+    deck.used.add(model)
     return f"{name} ({nodes}) {model}_va{values}"
 
 
@@ -903,6 +952,11 @@ def translate(netlist: str, osdi: Callable[[str], Path] | None = None) -> Transl
     head += ["model vsource vsource", "model isource isource", "model r sp_resistor", "model c sp_capacitor"]
     head += (["model vcvs vcvs"] if deck.vcvs else []) + (["model ccvs ccvs"] if deck.probes else [])
     head += [f"model {name}_va {name}" for name in sorted(deck.used)]
+    if deck.hdl:  # the designer's own Verilog-A files (.hdl), compiled into the cache as ours are
+        from .veriloga import compile_va as compile_hdl
+        head[:0] = [f'load "{_quoted_path(compile_hdl(path))}"' for path in sorted(set(deck.hdl.values()))]
+    head += [f"model {alias} {deck.hdl_names[module]}" + "".join(f" {k}={_num(v)}" for k, v in own)
+             for (module, own), alias in deck.hdl_models.items()]
     head += [f"model {module} {module}" for module in sorted(generated)]
     safe_title = re.sub(r"[^A-Za-z0-9 _.,:+-]", "_", title)[:200] or "pycircuits deck"
     text = (f"{safe_title}\n\n" + "\n".join(head) + "\n\nground 0\n\n" + "\n".join(body)
