@@ -9,14 +9,10 @@ import sys
 import pytest
 
 from pycircuits.errors import UsageError
-from pycircuits.spice import simulate, veriloga
+from pycircuits.spice import simulate
 from pycircuits.spice.vacask import translate
 
-from marks import requires_ngspice
-
-requires_vacask = pytest.mark.skipif(
-    veriloga.vacask_executable() is None or veriloga.find_compiler() is None,
-    reason="VACASK or openvaf-r is not installed: pip install 'pycircuits[vacask]'")
+from marks import requires_ngspice, requires_vacask
 
 MODELS = """\
 // a designer's devices: a resistor (model parameter r) and a capacitor (instance parameter c)

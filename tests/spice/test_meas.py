@@ -8,15 +8,11 @@ import numpy as np
 import pytest
 
 from pycircuits.errors import UsageError
-from pycircuits.spice import simulate, veriloga
+from pycircuits.spice import simulate
 from pycircuits.spice.meas import evaluate_measures, measure_words
 from pycircuits.spice.vacask import translate
 
-from marks import requires_ngspice
-
-requires_vacask = pytest.mark.skipif(
-    veriloga.vacask_executable() is None or veriloga.find_compiler() is None,
-    reason="VACASK or openvaf-r is not installed: pip install 'pycircuits[vacask]'")
+from marks import requires_ngspice, requires_vacask
 
 # a triangle 0 -> 1 -> 0 -> 1 on t = 0..3 (1 s a ramp), sampled every 0.1 s, and a constant 0.25
 T = np.linspace(0.0, 3.0, 31)

@@ -68,11 +68,8 @@ from pycircuits.errors import SimulationTimeout, UsageError
 from pycircuits.spice import simulate, veriloga
 from pycircuits.spice.vacask import run_vacask, translate
 
-from marks import requires_ngspice
+from marks import requires_ngspice, requires_vacask
 
-requires_vacask = pytest.mark.skipif(
-    veriloga.vacask_executable() is None or veriloga.find_compiler() is None,
-    reason="VACASK or openvaf-r is not installed: pip install 'pycircuits[vacask]'")
 REL = 0.01  # cross-engine agreement of a measure
 
 

@@ -19,15 +19,12 @@ from pycircuits.spice import veriloga
 from pycircuits.spice.rawfile import read_raw
 from pycircuits.spice.veriloga import VerilogAError, compile_va, va_model
 
-from marks import requires_ngspice
+from marks import requires_ngspice, requires_vacask
 
 MODELS = ("rram", "pcm", "memstack")
 requires_compiler = pytest.mark.skipif(
     veriloga.find_compiler() is None,
     reason=f"no Verilog-A compiler (openvaf-r) installed: {veriloga.INSTALL_HINT}")
-requires_vacask = pytest.mark.skipif(
-    veriloga.vacask_executable() is None or veriloga.find_compiler() is None,
-    reason=f"VACASK or openvaf-r is not installed: {veriloga.INSTALL_HINT}")
 
 
 @pytest.fixture

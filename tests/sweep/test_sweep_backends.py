@@ -9,15 +9,11 @@ import numpy as np
 import pytest
 
 from pycircuits.errors import UsageError
-from pycircuits.spice import veriloga
 from pycircuits.sweep import load_plan_file, sweep
 
-from marks import requires_ngspice
+from marks import requires_ngspice, requires_vacask
 
 pytestmark = requires_ngspice
-requires_vacask = pytest.mark.skipif(
-    veriloga.vacask_executable() is None or veriloga.find_compiler() is None,
-    reason="VACASK or openvaf-r is not installed: pip install 'pycircuits[vacask]'")
 
 RC = dict(vary={"r": "lin:10k:40k:4"}, params={"n_steps": 200}, jobs=2)
 
