@@ -53,9 +53,12 @@ def test_each_backend_keeps_its_own_cache_entries(tmp_path):
 
 
 @requires_vacask
-def test_a_circuit_vacask_cannot_take_is_one_line_before_any_point(tmp_path):
-    with pytest.raises(UsageError, match="vacask backend: unsupported card"):
-        sweep("memstack", cache=tmp_path / "c", vary={"v_read": "list:0.1,0.2"}, backend="vacask", jobs=1)
+def test_a_deck_vacask_cannot_take_is_one_line_before_any_point(tmp_path):
+    deck = tmp_path / "rl.cir"
+    deck.write_text("* rl\n.param r=1k\nV1 in 0 PULSE(0 1 0 1n 1n 1u 2u)\nR1 in out {r}\nL1 out 0 1m\n"
+                    ".tran 1n 2u\n.meas tran vmax MAX v(out)\n.end\n")
+    with pytest.raises(UsageError, match="vacask backend: unsupported card 'L1 out 0 1m'"):
+        sweep(str(deck), cache=tmp_path / "c", vary={"r": "list:1k,2k"}, backend="vacask", jobs=1)
     assert not any((tmp_path / "c").rglob("*.npz"))
 
 
