@@ -81,19 +81,24 @@ class _Def:
 
     name: str
     parent: _Def | None = None
+    ports: tuple[str, ...] = ()
     defaults: dict[str, str] = field(default_factory=dict)      # header params, then body .param
     devices: list[tuple[str, dict[str, str]]] = field(default_factory=list)   # (model word, assigns)
     calls: list[tuple[str, dict[str, str]]] = field(default_factory=list)     # (subckt name, assigns)
     families: dict[str, _Family] = field(default_factory=dict)
 
 
+_INLINE_COMMENT = re.compile(r"\s(?:;|\$\s).*$|^;.*$")
+
+
 def _cards(lines: list[str]) -> list[tuple[str, tuple[int, ...]]]:
-    """Logical cards (continuations joined) with their physical line numbers; the title line is skipped."""
+    """Logical cards (continuations joined, ``; ...`` and `` $ ...`` comments dropped) with their
+    physical line numbers; the title line is skipped."""
     out: list[tuple[str, list[int]]] = []
     for i, raw in enumerate(lines):
         if i == 0:
             continue
-        s = raw.strip()
+        s = _INLINE_COMMENT.sub("", raw).strip()
         if not s or s.startswith("*"):
             continue
         if s.startswith("+") and out:
@@ -180,7 +185,7 @@ class BinDeck:
                 name = words[1].lower()
                 if name in self.defs:
                     raise _Unsupported(f"subcircuit {name} defined twice")
-                new = _Def(name, parent=cur, defaults=dict(assigns))
+                new = _Def(name, parent=cur, ports=tuple(w.lower() for w in words[2:]), defaults=dict(assigns))
                 self.defs[name] = new
                 stack.append(new)
             elif word == ".ends":
@@ -364,13 +369,15 @@ class _Scope:
     found here are looked up in the caller, as ngspice's numparam does.
     """
 
-    __slots__ = ("exprs", "parent", "values", "busy")
+    __slots__ = ("exprs", "parent", "values", "busy", "draw")
 
-    def __init__(self, exprs: dict[str, tuple[str, _Scope | None]], parent: _Scope | None) -> None:
+    def __init__(self, exprs: dict[str, tuple[str, _Scope | None]], parent: _Scope | None,
+                 draw: float | None = None) -> None:
         self.exprs = exprs
         self.parent = parent
         self.values: dict[str, float] = {}
         self.busy: set[str] = set()
+        self.draw = parent.draw if parent is not None else draw  # random functions at this draw (None: refused)
 
     def get(self, name: str) -> float:
         if name in self.values:
@@ -385,7 +392,7 @@ class _Scope:
         self.busy.add(name)
         try:
             where = entry[1] if entry[1] is not None else self
-            value = evaluate(entry[0], where.get)
+            value = evaluate(entry[0], where.get, self.draw)
         finally:
             self.busy.discard(name)
         self.values[name] = value

@@ -71,6 +71,14 @@ _FUNCTIONS: dict[str, Callable[..., float]] = {
     "ternary_fcn": lambda c, a, b: a if c else b,
 }
 _CONSTANTS = {"pi": math.pi}
+# ngspice's random functions, as mu + draw x (their spread): only when a caller asks for a draw
+_RANDOM: dict[str, Callable[..., Callable[..., float]]] = {
+    "agauss": lambda d: lambda mu, sigma, n=1: mu + d * sigma / n,
+    "gauss": lambda d: lambda mu, rel, n=1: mu * (1 + d * rel / n),
+    "aunif": lambda d: lambda mu, span: mu + d * span,
+    "unif": lambda d: lambda mu, rel: mu * (1 + d * rel),
+    "limit": lambda d: lambda mu, span: mu + (span if d > 0 else -span if d < 0 else 0.0),
+}
 
 
 def strip_value(text: str) -> str:
@@ -105,10 +113,11 @@ def _tokens(text: str) -> list[tuple[str, object]]:
 class _Parser:
     """Precedence climbing over the tokens, evaluating as it goes."""
 
-    def __init__(self, text: str, lookup: Callable[[str], float]) -> None:
+    def __init__(self, text: str, lookup: Callable[[str], float], draw: float | None = None) -> None:
         self.toks = _tokens(text)
         self.i = 0
         self.lookup = lookup
+        self.draw = draw
 
     def peek(self) -> tuple[str, object]:
         return self.toks[self.i]
@@ -180,6 +189,8 @@ class _Parser:
                     args.append(self.ternary())
                 self.take(")")
                 fn = _FUNCTIONS.get(name)
+                if fn is None and self.draw is not None and name in _RANDOM:
+                    fn = _RANDOM[name](self.draw)
                 if fn is None:
                     raise Unevaluable(f"function {name}()")
                 try:
@@ -212,12 +223,15 @@ def _apply(op: str, a: float, b: float) -> float:
                   "&&": bool(a) and bool(b), "||": bool(a) or bool(b)}[op])
 
 
-def evaluate(text: str, lookup: Callable[[str], float] | dict[str, float]) -> float:
+def evaluate(text: str, lookup: Callable[[str], float] | dict[str, float], draw: float | None = None) -> float:
     """The value of one expression (braces or quotes around it allowed); names through ``lookup``.
 
     ``lookup`` is a mapping of lower-case names or a callable taking a
     lower-case name; a missing name, an unknown function or a non-finite
-    result raises :class:`Unevaluable`.
+    result raises :class:`Unevaluable`.  ``draw`` (a number of spreads)
+    lets the random functions in: ``agauss(mu, sigma, n)`` is then
+    ``mu + draw sigma / n`` and so on, which tells a caller, by evaluating
+    at two draws, whether a value depends on a random draw at all.
     """
     if isinstance(lookup, dict):
         table = lookup
@@ -226,7 +240,7 @@ def evaluate(text: str, lookup: Callable[[str], float] | dict[str, float]) -> fl
             if name not in table:
                 raise Unevaluable(f"unknown name {name}")
             return table[name]
-    p = _Parser(strip_value(text), lookup)
+    p = _Parser(strip_value(text), lookup, draw)
     value = p.ternary()
     if p.peek()[0] != "end":
         raise Unevaluable(f"trailing text in {text!r}")

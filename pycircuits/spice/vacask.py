@@ -34,6 +34,13 @@ naming the card):
   ``sp_bsim4v8``, ``type=1|-1``; ``level`` and ``version`` dropped);
 * ``Mname d g s b MODEL [l= w= nf= ad= as= pd= ps= nrd= nrs= sa= sb= sd=]``
   on such a model;
+* a PDK outside ``devicemodels/`` (sky130): the deck is cut down to what
+  its circuit uses (:mod:`.reduce`), and each ``Xname d g s b DEVICE
+  l= w= ...`` of a device subcircuit (one MOSFET on a family of binned
+  BSIM4 cards) becomes a BSIM4 4.8 model and instance, the subcircuit's
+  expressions, bin choice and ``.option scale`` evaluated as ngspice does
+  (:mod:`.pdkdevices`); a value that depends on a random draw (the ``mc``
+  section) is refused;
 * ``Bname n+ n- I=EXPR`` or ``V=EXPR``, EXPR of numbers (SPICE suffixes
   too), parameters, ``time``, ``V(node)``, ``V(node, node)``, ``i(Vname)``
   of a V source of the deck, ``+ - * / ^``, comparisons (1 or 0, as in
@@ -117,6 +124,7 @@ from ..params import parse_number
 from .expr import suffixed_numbers
 from .meas import FUNCTIONS as MEASURE_FUNCTIONS
 from .meas import evaluate_measures, measure_words
+from .pdkdevices import PdkDevices
 from .rawfile import read_raw
 from .waveforms import Waveforms, canonical_name, netlist_hash
 
@@ -288,6 +296,7 @@ class _Deck:
     hdl_names: dict[str, str] = field(default_factory=dict)  # module (lower case) -> as the file spells it
     hdl_instance_params: set[str] = field(default_factory=set)  # parameters marked (* type="instance" *)
     hdl_models: dict[tuple, str] = field(default_factory=dict)  # (module, model parameters) -> model name
+    pdk: PdkDevices | None = None  # a PDK's device subcircuits (sky130), when the deck includes one
 
 
 def _include(deck: _Deck, tokens: list[str], card: str) -> None:
@@ -564,6 +573,11 @@ def _subckt(tokens: list[str], deck: _Deck, card: str) -> str:
     name = _inst_name(tokens[0], card)
     eq = tokens.index("=") if "=" in tokens else len(tokens)
     positional = tokens[1:eq - 1] if eq < len(tokens) else tokens[1:]
+    if deck.pdk is not None and positional and deck.pdk.wraps(positional[-1]):
+        raw = {tokens[k].lower(): tokens[k + 2] for k in range(eq - 1, len(tokens) - 2, 3) if tokens[k + 1] == "="}
+        if 3 * len(raw) != len(tokens) - (eq - 1 if eq < len(tokens) else len(tokens)):
+            raise _refuse(card, "expected NAME=VALUE pairs")
+        return deck.pdk.instance(name, [_node(p, card) for p in positional[:-1]], positional[-1], raw)
     kv = _key_values(tokens[eq - 1:], deck.params, card) if eq < len(tokens) else {}
     if not positional:
         raise _refuse(card)
@@ -617,6 +631,39 @@ def _analysis(deck: _Deck) -> tuple[str, str, str]:
         raise _refuse(card, "step does not go from start to stop")
     return kind, (f"  sweep sweep instance=\"{src}\" parameter=\"dc\" from={_num(start)} to={_num(stop)} "
                   f"step={_num(step)}\n  analysis dc1 op\n"), src
+
+
+def _pdk_devices(netlist: str) -> tuple[str, PdkDevices | None]:
+    r"""A deck that ``.lib``\ s or ``.include``\ s a library outside devicemodels/ (a PDK): the deck
+    without those lines, and the library's device subcircuits, read from the deck cut down to what
+    its circuit uses (:mod:`.reduce`).  Other decks: as they are, and None."""
+    from ..pdk import DEVICEMODELS
+    from .deck import MODEL_LINE
+    from .reduce import reduce_deck
+    home = DEVICEMODELS.resolve()
+    foreign = [m for m in MODEL_LINE.finditer(netlist)
+               if m[2].lower() != "hdl" and not (m[2].lower() == "lib" and not m[4].strip())
+               and Path(m[3]).expanduser().resolve().parent != home]
+    if not foreign:
+        return netlist, None
+    red = reduce_deck(netlist)
+    if not red.reduced:
+        raise _refuse(foreign[0][0].strip(), f"cannot read the library: {red.reason}")
+    try:
+        pdk = PdkDevices(red.text)
+    except Exception as exc:  # noqa: BLE001 - the library's structure: one line naming it
+        raise _refuse(foreign[0][0].strip(), f"cannot follow the library ({type(exc).__name__})") from None
+    drop = {m.start() for m in foreign}
+    kept = [line for line, start in _line_starts(netlist) if start not in drop]
+    return "\n".join(kept) + "\n", pdk
+
+
+def _line_starts(text: str) -> list[tuple[str, int]]:
+    out, pos = [], 0
+    for line in text.split("\n"):
+        out.append((line, pos))
+        pos += len(line) + 1
+    return out
 
 
 def _check_meas(card: str) -> None:
@@ -914,8 +961,9 @@ def translate(netlist: str, osdi: Callable[[str], Path] | None = None) -> Transl
     (default: :func:`.veriloga.compile_va` into the user cache); it is only
     called for the models the deck instantiates.
     """
+    netlist, pdk = _pdk_devices(netlist)
     title, cards = _cards(netlist)
-    deck = _Deck(title=title)
+    deck = _Deck(title=title, pdk=pdk)
     _read(deck, cards, None, 0)
     # values can use any .param (ngspice reads them first), so instances are written after all cards are read
     body = [_model(name, deck) for name in sorted(deck.models)]
@@ -949,6 +997,10 @@ def translate(netlist: str, osdi: Callable[[str], Path] | None = None) -> Transl
                 return compile_va(va_model(name))
         for name in sorted(deck.used):
             head.append(f'load "{_quoted_path(osdi(name))}"')
+    if deck.pdk is not None and deck.pdk.model_lines:
+        if not deck.models:
+            head.append(f'load "{BSIM4_OSDI}"')
+        head += deck.pdk.model_lines
     head += ["model vsource vsource", "model isource isource", "model r sp_resistor", "model c sp_capacitor"]
     head += (["model vcvs vcvs"] if deck.vcvs else []) + (["model ccvs ccvs"] if deck.probes else [])
     head += [f"model {name}_va {name}" for name in sorted(deck.used)]
