@@ -655,6 +655,10 @@ def _pdk_devices(netlist: str) -> tuple[str, PdkDevices | None]:
         raise _refuse(foreign[0][0].strip(), f"cannot follow the library ({type(exc).__name__})") from None
     drop = {m.start() for m in foreign}
     kept = [line for line, start in _line_starts(netlist) if start not in drop]
+    calls = [line.split() for line in kept if line.strip()[:1].lower() == "x"]
+    if not any(pdk.wraps(w) for words in calls for w in words[1:] if "=" not in w):
+        raise _refuse(foreign[0][0].strip(), "only the model libraries of devicemodels/, or a PDK whose "
+                                             "device subcircuits the deck instantiates")
     return "\n".join(kept) + "\n", pdk
 
 
