@@ -1,6 +1,7 @@
 """Engines benchmark: ngspice batch, ngspice session and VACASK on the same decks, as ratios.
 
-For each circuit (``rc``, ``rram-iv``, ``inverter``, ``denram`` with its 4
+For each circuit (``rc``, ``rram-iv``, the ``inverter`` on generic130 and on
+sky130 (``inverter:sky130``), ``denram`` with its 4
 synapses and with 64, ``memstack``, ``pcm-trace``, the ``scgru`` core, and
 the ``crossbar`` read at an operating point at 32x32 and 128x128 cells,
 where VACASK's KLU meets ngspice's Sparse 1.3) and each engine, the median over
@@ -30,8 +31,8 @@ from pycircuits.circuits import generate
 from pycircuits.spice import default_session, run_batch
 from pycircuits.spice.vacask import run_vacask
 
-CIRCUITS = ("rc", "rram-iv", "inverter", "denram", "denram:64", "memstack", "pcm-trace", "scgru", "crossbar:32",
-            "crossbar:128")
+CIRCUITS = ("rc", "rram-iv", "inverter", "inverter:sky130", "denram", "denram:64", "memstack", "pcm-trace", "scgru",
+            "crossbar:32", "crossbar:128")
 SLOW_S = 5.0  # a run longer than this is timed once (its warm-up run is the measurement)
 ENGINES = ("batch", "session", "vacask")
 
@@ -48,9 +49,12 @@ def _runner(engine: str, netlist: str):
 
 
 def _deck(circuit: str) -> str:
-    """``NAME``, ``crossbar:N`` (an N x N array of 1R cells read at an operating point) or
+    """``NAME``, ``NAME:sky130`` (on the sky130 PDK), ``crossbar:N`` (an N x N array of 1R cells read
+    at an operating point) or
     ``denram:N`` (a branch of N synapses, delays 1-8 MOhm, inputs spread over 0.5-9.5 us)."""
     name, _, size = circuit.partition(":")
+    if size == "sky130":
+        return str(generate(name, {}, pdk="sky130")[2])
     if name == "denram" and size:
         n = int(size)
         values = {"n_syn": n, "t_in": tuple(0.5e-6 + 9e-6 * k / (n - 1) for k in range(n)),
