@@ -76,11 +76,11 @@ class _Family:
 
 
 @dataclass
-class _Def:
+class SubcktDef:
     """The top level or one subcircuit definition."""
 
     name: str
-    parent: _Def | None = None
+    parent: SubcktDef | None = None
     ports: tuple[str, ...] = ()
     defaults: dict[str, str] = field(default_factory=dict)      # header params, then body .param
     devices: list[tuple[str, dict[str, str]]] = field(default_factory=list)   # (model word, assigns)
@@ -123,7 +123,7 @@ def _depths(text: str) -> list[int]:
     return out
 
 
-def _split(text: str) -> tuple[list[str], dict[str, str]]:
+def split_card(text: str) -> tuple[list[str], dict[str, str]]:
     """A card's leading words (name, nodes, model...) and its ``name=value`` assignments, in order."""
     depth = _depths(text)
     marks = [m for m in _ASSIGN.finditer(text) if depth[m.start()] == 0]
@@ -146,8 +146,8 @@ class BinDeck:
     def __init__(self, text: str) -> None:
         self.text = text
         self.lines = text.split("\n")
-        self.top = _Def("")
-        self.defs: dict[str, _Def] = {}
+        self.top = SubcktDef("")
+        self.defs: dict[str, SubcktDef] = {}
         self.scale = 1.0
         self.disabled = False                      # set by a session when ngspice disagreed
         self._texts: dict[tuple, str] = {}
@@ -179,20 +179,20 @@ class BinDeck:
             elif word in (".lib", ".include", ".inc"):
                 raise _Unsupported("the deck still includes files")
             elif word == ".subckt":
-                words, assigns = _split(card)
+                words, assigns = split_card(card)
                 if len(words) < 2:
                     raise _Unsupported(f"bad card {card[:40]!r}")
                 name = words[1].lower()
                 if name in self.defs:
                     raise _Unsupported(f"subcircuit {name} defined twice")
-                new = _Def(name, parent=cur, ports=tuple(w.lower() for w in words[2:]), defaults=dict(assigns))
+                new = SubcktDef(name, parent=cur, ports=tuple(w.lower() for w in words[2:]), defaults=dict(assigns))
                 self.defs[name] = new
                 stack.append(new)
             elif word == ".ends":
                 if len(stack) > 1:
                     stack.pop()
             elif word in (".param", ".params"):
-                cur.defaults.update(_split(card)[1])
+                cur.defaults.update(split_card(card)[1])
             elif word in (".option", ".options", ".opt", ".opts"):
                 m = _SCALE.search(card)
                 if m:
@@ -203,14 +203,14 @@ class BinDeck:
             elif word == ".model":
                 self._model(cur, card, idx)
             elif word[0] == "m":
-                words, assigns = _split(card)
+                words, assigns = split_card(card)
                 cur.devices.append((" ".join(words[1:]).lower(), assigns))
             elif word[0] == "x":
-                words, assigns = _split(card)
+                words, assigns = split_card(card)
                 if len(words) >= 2:
                     cur.calls.append((words[-1].lower(), assigns))
 
-    def _model(self, cur: _Def, card: str, idx: tuple[int, ...]) -> None:
+    def _model(self, cur: SubcktDef, card: str, idx: tuple[int, ...]) -> None:
         m = _BIN_MODEL.match(card)
         if m is None:
             return
@@ -229,10 +229,10 @@ class BinDeck:
             fam.bins.append(_Bin(idx, 0.0, 0.0, 0.0, 0.0))
 
     # ------------------------------------------------------------ choosing
-    def _family(self, where: _Def, words: str) -> _Family | None:
+    def family_of(self, where: SubcktDef, words: str) -> _Family | None:
         """The family a transistor line names (its words after the device name), looked up from ``where`` out."""
         ws = words.split()
-        d: _Def | None = where
+        d: SubcktDef | None = where
         while d is not None:
             for w in reversed(ws):
                 if w in d.families:
@@ -252,7 +252,7 @@ class BinDeck:
         """
         if not self.prunable:
             return ()
-        top = _Scope({k: (v, None) for k, v in self.top.defaults.items()}, None)
+        top = Scope({k: (v, None) for k, v in self.top.defaults.items()}, None)
         for k, v in (overrides or {}).items():
             top.values[k.lower()] = float(v)
         chosen: dict[str, set[int] | None] = {f.key: set() for f in self.families if not f.whole}
@@ -269,11 +269,11 @@ class BinDeck:
             key.append((fam.key, tuple(sorted(got))))
         return tuple(key)
 
-    def _walk(self, d: _Def, scope: _Scope, chosen: dict, count: list[int], depth: int) -> None:
+    def _walk(self, d: SubcktDef, scope: Scope, chosen: dict, count: list[int], depth: int) -> None:
         if depth > 50:
             raise _Unsupported("subcircuits nested more than 50 deep")
         for words, assigns in d.devices:
-            fam = self._family(d, words)
+            fam = self.family_of(d, words)
             if fam is None or fam.whole or chosen.get(fam.key) is None:
                 continue
             count[0] += 1
@@ -293,9 +293,9 @@ class BinDeck:
                 continue
             exprs = {k: (v, None) for k, v in target.defaults.items()}
             exprs.update({k: (v, scope) for k, v in assigns.items()})
-            self._walk(target, _Scope(exprs, scope), chosen, count, depth + 1)
+            self._walk(target, Scope(exprs, scope), chosen, count, depth + 1)
 
-    def _fits(self, fam: _Family, assigns: dict[str, str], scope: _Scope) -> set[int] | None:
+    def _fits(self, fam: _Family, assigns: dict[str, str], scope: Scope) -> set[int] | None:
         if "l" not in assigns or "w" not in assigns:
             return None
         l_m = evaluate(assigns["l"], scope.get) * self.scale
@@ -361,7 +361,7 @@ def _overlapping(bins: list[_Bin]) -> bool:
     return False
 
 
-class _Scope:
+class Scope:
     """Parameter values of one subcircuit instance (or the top level), evaluated on demand.
 
     ``exprs`` maps a name to its expression and the scope it is evaluated
@@ -371,7 +371,7 @@ class _Scope:
 
     __slots__ = ("exprs", "parent", "values", "busy", "draw")
 
-    def __init__(self, exprs: dict[str, tuple[str, _Scope | None]], parent: _Scope | None,
+    def __init__(self, exprs: dict[str, tuple[str, Scope | None]], parent: Scope | None,
                  draw: float | None = None) -> None:
         self.exprs = exprs
         self.parent = parent

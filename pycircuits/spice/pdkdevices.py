@@ -37,7 +37,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..errors import UsageError
-from .bins import BinDeck, _Def, _Scope, _split
+from .bins import BinDeck, Scope, SubcktDef, split_card
 from .expr import Unevaluable, evaluate
 
 __all__ = ["PdkDevices"]
@@ -67,16 +67,16 @@ class PdkDevices:
 
     def __post_init__(self) -> None:
         self.deck = BinDeck(self.text)
-        self._tops = [_Scope({k: (v, None) for k, v in self.deck.top.defaults.items()}, None, draw)
+        self._tops = [Scope({k: (v, None) for k, v in self.deck.top.defaults.items()}, None, draw)
                       for draw in _DRAWS]
 
     def wraps(self, name: str) -> bool:
         """Whether ``name`` is a subcircuit holding one MOSFET on a family of bins (a PDK device)."""
         d = self.deck.defs.get(name.lower())
         return d is not None and len(d.devices) == 1 and not d.calls and \
-            self.deck._family(d, d.devices[0][0]) is not None
+            self.deck.family_of(d, d.devices[0][0]) is not None
 
-    def value(self, expr: str, scopes: list[_Scope], what: str) -> float:
+    def value(self, expr: str, scopes: list[Scope], what: str) -> float:
         """``expr`` in each scope (one per draw); refused unless it is a number that no draw moves."""
         try:
             values = [evaluate(expr, s.get, s.draw) for s in scopes]
@@ -89,17 +89,17 @@ class PdkDevices:
 
     def instance(self, inst: str, pins: list[str], subckt: str, assigns: dict[str, str]) -> str:
         """The VACASK line of one instance of a PDK device (its model joins :attr:`model_lines`)."""
-        d: _Def = self.deck.defs[subckt.lower()]
+        d: SubcktDef = self.deck.defs[subckt.lower()]
         if len(pins) != len(d.ports):
             raise _refuse(f"{inst}: {len(pins)} pins for {subckt}'s {len(d.ports)}")
         scopes = []
         for top in self._tops:
             exprs = {k: (v, None) for k, v in d.defaults.items()}
             exprs.update({k.lower(): (v, top) for k, v in assigns.items()})
-            scopes.append(_Scope(exprs, top))
+            scopes.append(Scope(exprs, top))
         words, dev = d.devices[0]
         nodes = words.split()
-        family = self.deck._family(d, words)
+        family = self.deck.family_of(d, words)
         ports = dict(zip(d.ports, pins, strict=True))
         terminals = nodes[:4]
         if any(n not in ports for n in terminals):
@@ -125,10 +125,10 @@ class PdkDevices:
             text += f" $mfactor={_num(mfactor)}"
         return f"{inst} ({' '.join(ports[n] for n in terminals)}) {model}{text}"
 
-    def _model(self, lines: tuple[int, ...], scopes: list[_Scope], subckt: str) -> str:
+    def _model(self, lines: tuple[int, ...], scopes: list[Scope], subckt: str) -> str:
         card = " ".join(self.deck.lines[i].strip().lstrip("+") for i in lines)
         card = re.sub(r"\s(?:;|\$\s)[^\n]*", "", card)
-        words, assigns = _split(card)
+        words, assigns = split_card(card)
         kind = words[2].lower() if len(words) > 2 else ""
         if kind not in ("nmos", "pmos"):
             raise _refuse(f"{subckt}: its bin is a {kind or '?'} model, not nmos or pmos")
