@@ -341,16 +341,15 @@ class _Measurer:
         return total
 
     # ------------------------------------------------------------ one card
-    def measure(self, func: str, words: list[str], results: Mapping[str, float]) -> float:
+    def measure(self, func: str, words: list[str]) -> float:
         """The value of one measure; NaN when it finds nothing ("out of interval")."""
         low = [w.lower() for w in words]
         if func in ("trig", "targ", "delay"):
-            body = words if func != "delay" else words
             if "targ" not in low:
                 raise MeasureError("TRIG without TARG")
             k = low.index("targ")
-            trig_words = body[1:k] if low[0] == "trig" else body[:k]
-            trig, targ = self.trigtarg(trig_words), self.trigtarg(body[k + 1:])
+            trig_words = words[1:k] if low[0] == "trig" else words[:k]
+            trig, targ = self.trigtarg(trig_words), self.trigtarg(words[k + 1:])
             for spec in (trig, targ):
                 if DEFAULT == spec.rise == spec.fall == spec.cross and spec.at == 1e99:
                     raise MeasureError("at, rise, fall or cross must be given")
@@ -399,7 +398,7 @@ def evaluate_measures(cards: list[str], vectors: Mapping[str, np.ndarray], analy
     reason (a vector the card names and the run lacks is such a reason, as
     in ngspice).  :class:`MeasureError` for a card of an unknown function.
     """
-    meter = _Measurer(vectors, analysis, params or {})
+    meter: _Measurer | None = None  # made for the first card of this analysis (it needs its scale)
     values: dict[str, float] = {}
     failed: dict[str, str] = {}
     for card in cards:
@@ -409,6 +408,7 @@ def evaluate_measures(cards: list[str], vectors: Mapping[str, np.ndarray], analy
         kind, name = words[1].lower(), words[2].lower()
         if kind != analysis:
             continue
+        meter = meter or _Measurer(vectors, analysis, params or {})
         head = words[3]
         if head.lower().startswith("param="):
             scope = {**meter.params, **values}
@@ -421,7 +421,7 @@ def evaluate_measures(cards: list[str], vectors: Mapping[str, np.ndarray], analy
         if func not in FUNCTIONS:
             raise MeasureError(f"{card!r}: no such function as '{words[3]}'")
         try:
-            value = meter.measure(func, words[3:], values)
+            value = meter.measure(func, words[3:])
         except MeasureError as exc:  # ngspice fails the measure with its reason and goes on
             failed[name] = str(exc)
             continue

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ..errors import UsageError
@@ -58,17 +59,19 @@ def _in_bin(x: float, lo: float, hi: float) -> bool:
 
 @dataclass
 class PdkDevices:
-    """The device subcircuits of a flat deck (its libraries inlined by :mod:`.reduce`)."""
+    """The device subcircuits of a flat deck (its libraries inlined by :mod:`.reduce`), read once per
+    deck structure, at the top-level ``.param`` values of one run (``values`` over the deck's own)."""
 
-    text: str
-    deck: BinDeck = field(init=False)
+    deck: BinDeck
+    values: Mapping[str, float] = field(default_factory=dict)
     models: dict[tuple, str] = field(default_factory=dict)  # (bin card, values) -> VACASK model name
     model_lines: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.deck = BinDeck(self.text)
         self._tops = [Scope({k: (v, None) for k, v in self.deck.top.defaults.items()}, None, draw)
                       for draw in _DRAWS]
+        for top in self._tops:
+            top.values.update({k.lower(): float(v) for k, v in self.values.items()})
 
     def wraps(self, name: str) -> bool:
         """Whether ``name`` is a subcircuit holding one MOSFET on a family of bins (a PDK device)."""

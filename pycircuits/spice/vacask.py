@@ -78,7 +78,7 @@ naming the card):
   instance; the others are the model's, so each distinct set of them
   becomes a VACASK model of the module.  (ngspice 39 has no OSDI: the
   session and batch backends refuse such a deck in one line.)
-* ``.meas tran|dc|op`` cards (TRIG/TARG, WHEN, FIND, AVG, MIN, MAX,
+* ``.meas tran|dc`` cards (TRIG/TARG, WHEN, FIND, AVG, MIN, MAX,
   MIN_AT, MAX_AT, PP, RMS, INTEG, PARAM): VACASK reads none, so
   :mod:`.meas` evaluates them on the results with ngspice's algorithms.
 
@@ -108,6 +108,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import hashlib
 import math
 import os
 import re
@@ -121,6 +122,7 @@ import numpy as np
 
 from ..errors import ParameterError, SimulationError, UsageError
 from ..params import parse_number
+from .bins import BinDeck
 from .expr import suffixed_numbers
 from .meas import FUNCTIONS as MEASURE_FUNCTIONS
 from .meas import evaluate_measures, measure_words
@@ -635,39 +637,42 @@ def _analysis(deck: _Deck) -> tuple[str, str, str]:
 
 def _pdk_devices(netlist: str) -> tuple[str, PdkDevices | None]:
     r"""A deck that ``.lib``\ s or ``.include``\ s a library outside devicemodels/ (a PDK): the deck
-    without those lines, and the library's device subcircuits, read from the deck cut down to what
-    its circuit uses (:mod:`.reduce`).  Other decks: as they are, and None."""
+    without those lines, and the library's device subcircuits at the deck's ``.param`` values.  The
+    library is read from the deck cut down to what its circuit uses (:mod:`.reduce`), once per deck
+    structure: a sweep's points differ only in values.  Other decks: as they are, and None."""
     from ..pdk import DEVICEMODELS
-    from .deck import MODEL_LINE
-    from .reduce import reduce_deck
+    from .deck import MODEL_LINE, blank_param_values, numeric_params
     home = DEVICEMODELS.resolve()
     foreign = [m for m in MODEL_LINE.finditer(netlist)
                if m[2].lower() != "hdl" and not (m[2].lower() == "lib" and not m[4].strip())
                and Path(m[3]).expanduser().resolve().parent != home]
     if not foreign:
         return netlist, None
-    red = reduce_deck(netlist)
-    if not red.reduced:
-        raise _refuse(foreign[0][0].strip(), f"cannot read the library: {red.reason}")
-    try:
-        pdk = PdkDevices(red.text)
-    except Exception as exc:  # noqa: BLE001 - the library's structure: one line naming it
-        raise _refuse(foreign[0][0].strip(), f"cannot follow the library ({type(exc).__name__})") from None
+    card = foreign[0][0].strip()
+    key = hashlib.sha256(blank_param_values(netlist).encode()).hexdigest()
+    if key not in _PDK_DECKS:
+        from .reduce import reduce_deck
+        red = reduce_deck(netlist)
+        if not red.reduced:
+            raise _refuse(card, f"cannot read the library: {red.reason}")
+        try:
+            deck = BinDeck(red.text)
+        except Exception as exc:  # noqa: BLE001 - the library's structure: one line naming it
+            raise _refuse(card, f"cannot follow the library ({type(exc).__name__})") from None
+        if len(_PDK_DECKS) > 16:
+            _PDK_DECKS.clear()
+        _PDK_DECKS[key] = deck
+    pdk = PdkDevices(_PDK_DECKS[key], numeric_params(netlist))
     drop = {m.start() for m in foreign}
-    kept = [line for line, start in _line_starts(netlist) if start not in drop]
-    calls = [line.split() for line in kept if line.strip()[:1].lower() == "x"]
+    kept = MODEL_LINE.sub(lambda m: "" if m.start() in drop else m[0], netlist)
+    calls = [line.split() for line in kept.splitlines() if line.strip()[:1].lower() == "x"]
     if not any(pdk.wraps(w) for words in calls for w in words[1:] if "=" not in w):
-        raise _refuse(foreign[0][0].strip(), "only the model libraries of devicemodels/, or a PDK whose "
-                                             "device subcircuits the deck instantiates")
-    return "\n".join(kept) + "\n", pdk
+        raise _refuse(card, "only the model libraries of devicemodels/, or a PDK whose device subcircuits "
+                            "the deck instantiates")
+    return kept, pdk
 
 
-def _line_starts(text: str) -> list[tuple[str, int]]:
-    out, pos = [], 0
-    for line in text.split("\n"):
-        out.append((line, pos))
-        pos += len(line) + 1
-    return out
+_PDK_DECKS: dict[str, BinDeck] = {}  # deck structure (values blanked) -> its flat library, read
 
 
 def _check_meas(card: str) -> None:
@@ -675,7 +680,7 @@ def _check_meas(card: str) -> None:
     words = measure_words(card)
     if len(words) < 4 or not _NAME.match(words[2]):
         raise _refuse(card, "expected .meas ANALYSIS NAME FUNCTION ...")
-    if words[1].lower() not in ("tran", "dc", "op"):
+    if words[1].lower() not in ("tran", "dc"):
         raise _refuse(card, f"no {words[1]} analysis on the vacask backend")
     head = words[3].lower()
     if not (head in MEASURE_FUNCTIONS or head.startswith("param=")):
@@ -822,7 +827,6 @@ def _bsource(card: str, deck: _Deck) -> tuple[str, str, str]:
     quantity = "I" if m[4].lower() == "i" else "V"
     body = ("module @@(" + ", ".join(names) + ");\n    inout " + ", ".join(names) + ";\n    electrical "
             + ", ".join(names) + f";\n    analog {quantity}(p, n) <+ {expr};\nendmodule\n")
-    import hashlib
     module = "pyc_b_" + hashlib.sha256(body.encode()).hexdigest()[:16]
     text = '`include "disciplines.vams"\n\n' + body.replace("@@", module)
     return f"{name} ({' '.join(ports)}) {module}", module, text

